@@ -1,0 +1,83 @@
+#!/usr/bin/env node
+import { parseArgs } from "node:util";
+import { ConfigError, loadConfig } from "../config/config.js";
+import { createLogger } from "../http/logger.js";
+import { startServer } from "../http/server.js";
+
+const HELP = `dvcr — an OCI registry for virtual machine disk images
+
+Usage:
+  dvcr serve [--listen HOST:PORT] [--root DIR] [--config FILE] [--log-level LEVEL]
+  dvcr --help | --version
+
+Commands:
+  serve     Run the registry (OCI Distribution-spec v1.1 on http://HOST:PORT/v2/).
+
+Options (each also from the environment, and from the YAML config file):
+  --listen HOST:PORT   address to listen on              DVCR_LISTEN   default 127.0.0.1:5000
+  --root DIR           data root (blobs, uploads, meta.db) DVCR_ROOT   default ./storage
+  --config FILE        YAML configuration file            DVCR_CONFIG
+  --log-level LEVEL    fatal|error|warn|info|debug|trace  DVCR_LOG_LEVEL default info
+Priority: defaults < config file < environment < flags.
+`;
+
+async function serve(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      listen: { type: "string" },
+      root: { type: "string" },
+      config: { type: "string" },
+      "log-level": { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    process.stdout.write(HELP);
+    return;
+  }
+  const config = loadConfig({ configFile: values.config, listen: values.listen, root: values.root, logLevel: values["log-level"] });
+  const logger = createLogger(config.log.level);
+  const running = await startServer(config, logger);
+  logger.info({ url: running.url, root: config.root }, `dvcr listening on ${running.url}`);
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, "shutting down");
+    running.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.on("SIGINT", () => stop("SIGINT"));
+  process.on("SIGTERM", () => stop("SIGTERM"));
+}
+
+async function main(argv: string[]): Promise<void> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case "serve":
+      return serve(rest);
+    case "--version":
+    case "-v":
+      process.stdout.write("dvcr 0.1.0\n");
+      return;
+    case undefined:
+    case "--help":
+    case "-h":
+    case "help":
+      process.stdout.write(HELP);
+      return;
+    default:
+      process.stderr.write(`dvcr: unknown command ${command}\n\n${HELP}`);
+      process.exitCode = 2;
+  }
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  const message = err instanceof ConfigError || (err as { code?: string }).code?.startsWith("ERR_PARSE_ARGS") ? (err as Error).message : String((err as Error).stack ?? err);
+  process.stderr.write(`dvcr: ${message}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,88 @@
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { parse as parseYaml } from "yaml";
+import { z } from "zod";
+
+/**
+ * The one typed configuration. Sources in increasing priority: defaults < YAML file < env
+ * (DVCR_*) < command-line flags. Validated once here; nothing else reads env or files.
+ */
+const ConfigSchema = z.object({
+  listen: z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/, "listen must be HOST:PORT"),
+  root: z.string().min(1),
+  log: z.object({ level: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]) }),
+  storage: z.object({
+    /** Manifests above this size are refused with 413. */
+    maxManifestBytes: z.number().int().positive(),
+    /** fsync blob files and their directory before making them visible (never turn off in production). */
+    fsync: z.boolean(),
+  }),
+  delete: z.object({ enabled: z.boolean() }),
+});
+export type Config = z.infer<typeof ConfigSchema>;
+
+export const DEFAULT_CONFIG: Config = {
+  listen: "127.0.0.1:5000",
+  root: "./storage",
+  log: { level: "info" },
+  storage: { maxManifestBytes: 4 * 1024 * 1024, fsync: true },
+  delete: { enabled: true },
+};
+
+/** Settings given on the command line (already parsed by the CLI). */
+export interface ConfigOverrides {
+  configFile?: string;
+  listen?: string;
+  root?: string;
+  logLevel?: string;
+}
+
+type Plain = Record<string, unknown>;
+
+function isPlain(v: unknown): v is Plain {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+function merge(base: Plain, over: Plain): Plain {
+  const out: Plain = { ...base };
+  for (const [k, v] of Object.entries(over)) {
+    if (v === undefined) continue;
+    out[k] = isPlain(v) && isPlain(out[k]) ? merge(out[k] as Plain, v) : v;
+  }
+  return out;
+}
+
+export class ConfigError extends Error {}
+
+export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessEnv = process.env): Config {
+  let merged: Plain = DEFAULT_CONFIG as unknown as Plain;
+  const file = overrides.configFile ?? env.DVCR_CONFIG;
+  if (file) {
+    let parsed: unknown;
+    try {
+      parsed = parseYaml(readFileSync(file, "utf8"));
+    } catch (err) {
+      throw new ConfigError(`cannot read config file ${file}: ${(err as Error).message}`);
+    }
+    if (parsed != null && !isPlain(parsed)) throw new ConfigError(`config file ${file} must hold a YAML mapping`);
+    merged = merge(merged, (parsed ?? {}) as Plain);
+  }
+  merged = merge(merged, {
+    listen: env.DVCR_LISTEN || undefined,
+    root: env.DVCR_ROOT || undefined,
+    log: { level: env.DVCR_LOG_LEVEL || undefined },
+  });
+  merged = merge(merged, { listen: overrides.listen, root: overrides.root, log: { level: overrides.logLevel } });
+  const result = ConfigSchema.safeParse(merged);
+  if (!result.success) {
+    const msg = result.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`).join("; ");
+    throw new ConfigError(`invalid configuration: ${msg}`);
+  }
+  return { ...result.data, root: path.resolve(result.data.root) };
+}
+
+export function parseListen(listen: string): { host: string; port: number } {
+  const i = listen.lastIndexOf(":");
+  const host = listen.slice(0, i).replace(/^\[(.*)\]$/, "$1");
+  return { host, port: Number(listen.slice(i + 1)) };
+}

@@ -1,0 +1,69 @@
+import { randomUUID } from "node:crypto";
+import Router from "@koa/router";
+import Koa, { type Context, type Next } from "koa";
+import type { Logger } from "pino";
+import { RegistryError } from "../oci/index.js";
+import type { Registry } from "../registry/index.js";
+import { errorMiddleware } from "./errors.js";
+import { blobRoutes } from "./routes/blobs.js";
+import type { RouteDeps } from "./routes/context.js";
+import { discoveryRoutes } from "./routes/discovery.js";
+import { manifestRoutes } from "./routes/manifests.js";
+import { uploadRoutes } from "./routes/uploads.js";
+
+/** Log one line per request; never headers (they may carry credentials) and never bodies. */
+function accessLog(logger: Logger) {
+  return async function logRequest(ctx: Context, next: Next): Promise<void> {
+    const started = process.hrtime.bigint();
+    const incoming = ctx.get("X-Request-Id");
+    ctx.state.requestId = /^[\w.-]{1,64}$/.test(incoming) ? incoming : randomUUID();
+    ctx.set("X-Request-Id", ctx.state.requestId as string);
+    try {
+      await next();
+    } finally {
+      const ms = Number(process.hrtime.bigint() - started) / 1e6;
+      logger.debug(
+        { reqId: ctx.state.requestId, method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(ms * 10) / 10 },
+        "request",
+      );
+    }
+  };
+}
+
+async function apiVersion(ctx: Context, next: Next): Promise<void> {
+  // Spec "API version check": clients may require this header on every /v2/ response.
+  ctx.set("Docker-Distribution-API-Version", "registry/2.0");
+  await next();
+}
+
+/** Build the Koa application: middleware, then the route table (one file per route group). */
+export function createApp(registry: Registry, logger: Logger): Koa {
+  const app = new Koa();
+  app.proxy = false;
+  app.silent = true;
+  const deps: RouteDeps = { registry, canRead: () => () => true };
+  const router = new Router();
+  router.get("/v2", async (ctx) => {
+    ctx.body = {};
+  });
+  uploadRoutes(router, deps);
+  blobRoutes(router, deps);
+  manifestRoutes(router, deps);
+  discoveryRoutes(router, deps);
+
+  app.use(accessLog(logger));
+  app.use(apiVersion);
+  app.use(errorMiddleware(logger));
+  app.use(router.routes());
+  app.use(
+    router.allowedMethods({
+      throw: true,
+      methodNotAllowed: () => new RegistryError("UNSUPPORTED", "method not allowed on this route"),
+      notImplemented: () => new RegistryError("UNSUPPORTED", "method not implemented", { status: 501 }),
+    }),
+  );
+  app.use(async (ctx) => {
+    throw new RegistryError("UNSUPPORTED", "no such route", { status: 404, detail: { path: ctx.path } });
+  });
+  return app;
+}

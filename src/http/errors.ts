@@ -1,0 +1,41 @@
+import type { Context, Next } from "koa";
+import type { Logger } from "pino";
+import { RegistryError, isRegistryError } from "../oci/index.js";
+
+/** Errors from the socket that mean "the client went away", not a fault of ours. */
+const CLIENT_GONE = new Set(["ECONNRESET", "ERR_STREAM_PREMATURE_CLOSE", "ECONNABORTED", "EPIPE"]);
+
+/** The one place where an error becomes an HTTP response (spec error body). */
+export function toRegistryError(err: unknown): RegistryError {
+  if (isRegistryError(err)) return err;
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  if (code === "ENOSPC" || code === "EDQUOT") {
+    return new RegistryError("STORAGE_FULL", "the storage volume is full; the upload was discarded");
+  }
+  return new RegistryError("UNKNOWN", "internal server error");
+}
+
+export function errorMiddleware(logger: Logger) {
+  return async function handleErrors(ctx: Context, next: Next): Promise<void> {
+    try {
+      await next();
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException | undefined)?.code;
+      if (ctx.req.destroyed && code && CLIENT_GONE.has(code)) {
+        ctx.state.clientGone = true;
+        logger.info({ reqId: ctx.state.requestId }, "client closed the connection mid-request");
+      }
+      const error = toRegistryError(err);
+      if (error.code === "UNKNOWN") logger.error({ err, reqId: ctx.state.requestId }, "request failed");
+      if (ctx.headerSent) {
+        // Too late for an error body: cut the stream so the client sees a short read, not junk.
+        ctx.res.destroy();
+        return;
+      }
+      ctx.status = error.status;
+      ctx.set(error.headers);
+      ctx.type = "application/json";
+      ctx.body = { errors: [error.toJSON()] };
+    }
+  };
+}

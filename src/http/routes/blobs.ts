@@ -1,0 +1,62 @@
+import type Router from "@koa/router";
+import type { Context } from "koa";
+import { RegistryError } from "../../oci/index.js";
+import { byteRange, digestParam, repositoryParam } from "../request.js";
+import { respondEmpty, type RouteDeps } from "./context.js";
+
+/** GET/HEAD/DELETE /v2/<name>/blobs/<digest> */
+export function blobRoutes(router: Router, { registry }: RouteDeps): void {
+  const path = "/v2/*name/blobs/:digest";
+
+  const describe = (ctx: Context) => {
+    const repository = repositoryParam(ctx);
+    const digest = digestParam(ctx);
+    const blob = registry.blobs.stat(repository, digest);
+    ctx.set({
+      "Docker-Content-Digest": digest.value,
+      ETag: `"${digest.value}"`,
+      "Accept-Ranges": "bytes",
+      // Content-addressed: the bytes behind a digest never change.
+      "Cache-Control": "max-age=31536000, immutable",
+    });
+    ctx.type = "application/octet-stream";
+    return { repository, digest, blob };
+  };
+
+  router.head(path, async (ctx) => {
+    const { blob } = describe(ctx);
+    ctx.status = 200;
+    ctx.length = blob.size;
+  });
+
+  router.get(path, async (ctx) => {
+    const { repository, digest, blob } = describe(ctx);
+    if (ctx.get("If-None-Match") === `"${digest.value}"`) {
+      ctx.status = 304;
+      return;
+    }
+    const range = byteRange(ctx, blob.size);
+    if (blob.size === 0) {
+      ctx.status = 200;
+      ctx.body = Buffer.alloc(0);
+      ctx.type = "application/octet-stream";
+      return;
+    }
+    const start = range?.start ?? 0;
+    const end = range?.end ?? blob.size - 1;
+    const stream = await registry.blobs.open(repository, digest, start, end);
+    ctx.status = range ? 206 : 200;
+    if (range) ctx.set("Content-Range", `bytes ${start}-${end}/${blob.size}`);
+    ctx.body = stream;
+    ctx.type = "application/octet-stream";
+    ctx.length = end - start + 1;
+  });
+
+  router.delete(path, async (ctx) => {
+    if (!registry.config.delete.enabled) throw new RegistryError("UNSUPPORTED", "deletes are disabled on this registry");
+    const repository = repositoryParam(ctx);
+    const digest = digestParam(ctx);
+    registry.blobs.delete(repository, digest);
+    respondEmpty(ctx, 202, { "Docker-Content-Digest": digest.value });
+  });
+}

@@ -1,0 +1,17 @@
+import BetterSqlite3, { type Database } from "better-sqlite3";
+import { migrate } from "./migrations.js";
+
+/**
+ * Open the metadata database. WAL lets readers (pulls) proceed while a writer commits;
+ * synchronous=FULL makes every commit durable before we answer the client, which the
+ * crash-safety promise (a 201 means stored) depends on.
+ */
+export function openDatabase(file: string): Database {
+  const db = new BetterSqlite3(file);
+  db.pragma("journal_mode = WAL");
+  db.pragma("synchronous = FULL");
+  db.pragma("foreign_keys = ON");
+  db.pragma("busy_timeout = 5000");
+  migrate(db);
+  return db;
+}

@@ -1,0 +1,79 @@
+import type { Database } from "better-sqlite3";
+
+/**
+ * Schema migrations, applied in order inside one transaction each; PRAGMA user_version records
+ * how many have run. Append only: never edit a migration that has shipped.
+ */
+const MIGRATIONS: string[] = [
+  `
+  CREATE TABLE blobs (
+    digest      TEXT PRIMARY KEY,
+    size        INTEGER NOT NULL,
+    created_at  INTEGER NOT NULL
+  );
+  CREATE TABLE repositories (
+    id          INTEGER PRIMARY KEY,
+    name        TEXT NOT NULL UNIQUE,
+    created_at  INTEGER NOT NULL
+  );
+  -- A repository may serve a blob only through a link (upload, mount or manifest push).
+  CREATE TABLE repository_blobs (
+    repository_id INTEGER NOT NULL REFERENCES repositories(id) ON DELETE CASCADE,
+    digest        TEXT NOT NULL REFERENCES blobs(digest),
+    created_at    INTEGER NOT NULL,
+    PRIMARY KEY (repository_id, digest)
+  ) WITHOUT ROWID;
+  CREATE INDEX repository_blobs_digest ON repository_blobs(digest);
+  CREATE TABLE manifests (
+    id             INTEGER PRIMARY KEY,
+    repository_id  INTEGER NOT NULL REFERENCES repositories(id) ON DELETE CASCADE,
+    digest         TEXT NOT NULL,
+    media_type     TEXT NOT NULL,
+    size           INTEGER NOT NULL,
+    content        BLOB NOT NULL,
+    artifact_type  TEXT,
+    subject        TEXT,
+    annotations    TEXT,
+    created_at     INTEGER NOT NULL,
+    UNIQUE (repository_id, digest)
+  );
+  CREATE INDEX manifests_subject ON manifests(repository_id, subject) WHERE subject IS NOT NULL;
+  -- What a manifest points at: blobs (config, layers) and child manifests (index entries).
+  CREATE TABLE manifest_references (
+    manifest_id  INTEGER NOT NULL REFERENCES manifests(id) ON DELETE CASCADE,
+    digest       TEXT NOT NULL,
+    kind         TEXT NOT NULL CHECK (kind IN ('blob', 'manifest')),
+    PRIMARY KEY (manifest_id, digest, kind)
+  ) WITHOUT ROWID;
+  CREATE INDEX manifest_references_digest ON manifest_references(digest);
+  CREATE TABLE tags (
+    repository_id  INTEGER NOT NULL REFERENCES repositories(id) ON DELETE CASCADE,
+    name           TEXT NOT NULL,
+    manifest_id    INTEGER NOT NULL REFERENCES manifests(id) ON DELETE CASCADE,
+    updated_at     INTEGER NOT NULL,
+    PRIMARY KEY (repository_id, name)
+  ) WITHOUT ROWID;
+  CREATE INDEX tags_manifest ON tags(manifest_id);
+  -- Upload sessions; size is the committed (fsync'd) length of the session's temp file.
+  CREATE TABLE uploads (
+    id          TEXT PRIMARY KEY,
+    repository  TEXT NOT NULL,
+    size        INTEGER NOT NULL,
+    created_at  INTEGER NOT NULL,
+    updated_at  INTEGER NOT NULL
+  );
+  `,
+];
+
+export function migrate(db: Database): void {
+  const current = db.pragma("user_version", { simple: true }) as number;
+  if (current > MIGRATIONS.length) {
+    throw new Error(`database schema version ${current} is newer than this dvcr (${MIGRATIONS.length}); refusing to run`);
+  }
+  for (let version = current; version < MIGRATIONS.length; version++) {
+    db.transaction(() => {
+      db.exec(MIGRATIONS[version]!);
+      db.pragma(`user_version = ${version + 1}`);
+    })();
+  }
+}

@@ -1,0 +1,4 @@
+export * from "./registry.js";
+export * from "./blobs.js";
+export * from "./uploads.js";
+export * from "./manifests.js";
