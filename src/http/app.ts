@@ -36,6 +36,14 @@ async function apiVersion(ctx: Context, next: Next): Promise<void> {
   await next();
 }
 
+/** A request no route answered (and no 405 applied) still gets a spec-shaped error body. */
+async function noSuchRoute(ctx: Context, next: Next): Promise<void> {
+  await next();
+  if (ctx.status === 404 && ctx.body == null) {
+    throw new RegistryError("UNSUPPORTED", "no such route", { status: 404, detail: { path: ctx.path } });
+  }
+}
+
 /** Build the Koa application: middleware, then the route table (one file per route group). */
 export function createApp(registry: Registry, logger: Logger): Koa {
   const app = new Koa();
@@ -54,7 +62,7 @@ export function createApp(registry: Registry, logger: Logger): Koa {
   app.use(accessLog(logger));
   app.use(apiVersion);
   app.use(errorMiddleware(logger));
-  app.use(router.routes());
+  app.use(noSuchRoute);
   app.use(
     router.allowedMethods({
       throw: true,
@@ -62,8 +70,6 @@ export function createApp(registry: Registry, logger: Logger): Koa {
       notImplemented: () => new RegistryError("UNSUPPORTED", "method not implemented", { status: 501 }),
     }),
   );
-  app.use(async (ctx) => {
-    throw new RegistryError("UNSUPPORTED", "no such route", { status: 404, detail: { path: ctx.path } });
-  });
+  app.use(router.routes());
   return app;
 }

@@ -22,8 +22,10 @@ export function errorMiddleware(logger: Logger) {
     } catch (err) {
       const code = (err as NodeJS.ErrnoException | undefined)?.code;
       if (ctx.req.destroyed && code && CLIENT_GONE.has(code)) {
-        ctx.state.clientGone = true;
-        logger.info({ reqId: ctx.state.requestId }, "client closed the connection mid-request");
+        // Nothing to answer: the upload code already rolled back whatever the client sent.
+        logger.info({ reqId: ctx.state.requestId, method: ctx.method, path: ctx.path }, "client closed the connection mid-request");
+        ctx.res.destroy();
+        return;
       }
       const error = toRegistryError(err);
       if (error.code === "UNKNOWN") logger.error({ err, reqId: ctx.state.requestId }, "request failed");

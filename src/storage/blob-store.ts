@@ -1,4 +1,4 @@
-import { createReadStream, promises as fs, type ReadStream } from "node:fs";
+import { promises as fs, type ReadStream } from "node:fs";
 import path from "node:path";
 import type { Digest } from "../oci/index.js";
 import { fsyncDirectory } from "./fsync.js";
@@ -34,11 +34,9 @@ export class BlobStore {
 
   /** Open a byte range [start, end] (inclusive) for streaming. Rejects with ENOENT when absent. */
   async open(digest: Digest, start: number, end: number): Promise<ReadStream> {
+    // Open first so that a missing file is an error here, before any response header is sent.
     const file = await fs.open(this.layout.blobFile(digest), "r");
-    return createReadStream("", { fd: file.fd, start, end, highWaterMark: READ_BLOCK, autoClose: true }).on("close", () => {
-      // createReadStream closes the raw fd; drop the FileHandle without a second close.
-      void file.close().catch(() => undefined);
-    });
+    return file.createReadStream({ start, end, highWaterMark: READ_BLOCK, autoClose: true });
   }
 
   /**
