@@ -1,0 +1,41 @@
+import assert from "node:assert/strict";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { describe, test } from "node:test";
+import { ConfigError, DEFAULT_CONFIG, loadConfig, parseListen } from "../../src/config/config.js";
+
+describe("configuration", () => {
+  test("defaults: 127.0.0.1:5000 and ./storage", () => {
+    const c = loadConfig({}, {});
+    assert.equal(c.listen, "127.0.0.1:5000");
+    assert.equal(c.root, path.resolve("storage"));
+    assert.equal(c.storage.maxManifestBytes, DEFAULT_CONFIG.storage.maxManifestBytes);
+  });
+
+  test("defaults < file < env < flags", () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "dvcr-cfg-"));
+    const file = path.join(dir, "dvcr.yaml");
+    writeFileSync(file, "listen: 127.0.0.1:6000\nroot: /from/file\nlog: {level: warn}\nstorage: {maxManifestBytes: 1024}\n");
+    let c = loadConfig({ configFile: file }, {});
+    assert.deepEqual([c.listen, c.root, c.log.level, c.storage.maxManifestBytes, c.storage.fsync], ["127.0.0.1:6000", "/from/file", "warn", 1024, true]);
+    c = loadConfig({}, { DVCR_CONFIG: file, DVCR_LISTEN: "0.0.0.0:7000" });
+    assert.deepEqual([c.listen, c.root], ["0.0.0.0:7000", "/from/file"]);
+    c = loadConfig({ listen: "127.0.0.1:8000", root: "/flag" }, { DVCR_CONFIG: file, DVCR_LISTEN: "0.0.0.0:7000", DVCR_ROOT: "/env" });
+    assert.deepEqual([c.listen, c.root], ["127.0.0.1:8000", "/flag"]);
+  });
+
+  test("invalid settings are refused with a message naming the key", () => {
+    assert.throws(() => loadConfig({ listen: "nonsense" }, {}), (e: Error) => e instanceof ConfigError && /listen/.test(e.message));
+    const dir = mkdtempSync(path.join(os.tmpdir(), "dvcr-cfg-"));
+    const file = path.join(dir, "bad.yaml");
+    writeFileSync(file, "storage: {maxManifestBytes: -5}\n");
+    assert.throws(() => loadConfig({ configFile: file }, {}), /storage.maxManifestBytes/);
+    assert.throws(() => loadConfig({ configFile: path.join(dir, "missing.yaml") }, {}), /cannot read config file/);
+  });
+
+  test("listen addresses", () => {
+    assert.deepEqual(parseListen("127.0.0.1:5000"), { host: "127.0.0.1", port: 5000 });
+    assert.deepEqual(parseListen("[::1]:5000"), { host: "::1", port: 5000 });
+  });
+});
