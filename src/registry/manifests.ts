@@ -22,9 +22,18 @@ export interface TagPage {
   next?: string;
 }
 
+/** Told after a manifest is committed (e.g. the disk index inspects it); never blocks the push. */
+export type ManifestPutListener = (event: { repository: string; digest: string; mediaType: string; tags: string[] }) => void;
+
 /** Manifests, tags and referrers of one repository: validation, storage and lookups. */
 export class ManifestService {
+  private readonly putListeners: ManifestPutListener[] = [];
+
   constructor(private readonly meta: Metadata) {}
+
+  onPut(listener: ManifestPutListener): void {
+    this.putListeners.push(listener);
+  }
 
   /**
    * Validate and store a manifest. Everything it references must already be in the repository,
@@ -61,6 +70,7 @@ export class ManifestService {
         tags,
       );
     });
+    for (const listener of this.putListeners) listener({ repository, digest: digest.value, mediaType: manifest.mediaType, tags });
     return { digest, subject: manifest.subject?.digest };
   }
 
