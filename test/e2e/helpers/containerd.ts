@@ -41,7 +41,13 @@ export class Containerd implements Disposable {
     const child = spawn("containerd", ["--config", config], { stdio: ["ignore", log, log] });
     closeSync(log);
     const containerd = new Containerd(dir, child, logFile);
-    await containerd.waitReady();
+    try {
+      await containerd.waitReady();
+    } catch (err) {
+      // Not yet handed to a scope: nobody else would stop it.
+      await containerd.dispose();
+      throw err;
+    }
     return containerd;
   }
 
