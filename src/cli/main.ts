@@ -7,7 +7,7 @@ import { startServer } from "../http/server.js";
 const HELP = `dvcr — an OCI registry for virtual machine disk images
 
 Usage:
-  dvcr serve [--listen HOST:PORT] [--root DIR] [--config FILE] [--log-level LEVEL]
+  dvcr serve [--listen HOST:PORT] [--root DIR] [--config FILE] [--log-level LEVEL] [--tls-cert FILE --tls-key FILE]
   dvcr --help | --version
 
 Commands:
@@ -18,6 +18,8 @@ Options (each also from the environment, and from the YAML config file):
   --root DIR           data root (blobs, uploads, meta.db) DVCR_ROOT   default ./storage
   --config FILE        YAML configuration file            DVCR_CONFIG
   --log-level LEVEL    fatal|error|warn|info|debug|trace  DVCR_LOG_LEVEL default info
+  --tls-cert FILE      serve HTTPS with this PEM certificate (chain) DVCR_TLS_CERT
+  --tls-key FILE       ... and this PEM private key; both reloaded when they change  DVCR_TLS_KEY
 Priority: defaults < config file < environment < flags.
 `;
 
@@ -29,6 +31,8 @@ async function serve(args: string[]): Promise<void> {
       root: { type: "string" },
       config: { type: "string" },
       "log-level": { type: "string" },
+      "tls-cert": { type: "string" },
+      "tls-key": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
     strict: true,
@@ -37,7 +41,7 @@ async function serve(args: string[]): Promise<void> {
     process.stdout.write(HELP);
     return;
   }
-  const config = loadConfig({ configFile: values.config, listen: values.listen, root: values.root, logLevel: values["log-level"] });
+  const config = loadConfig({ configFile: values.config, listen: values.listen, root: values.root, logLevel: values["log-level"], tlsCert: values["tls-cert"], tlsKey: values["tls-key"] });
   const logger = createLogger(config.log.level);
   const running = await startServer(config, logger);
   logger.info({ url: running.url, root: config.root }, `dvcr listening on ${running.url}`);

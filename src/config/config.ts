@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
+import { AuthConfigSchema, TlsConfigSchema, authFromEnv, definedOnly } from "./auth.js";
 
 /**
  * The one typed configuration. Sources in increasing priority: defaults < YAML file < env
@@ -18,6 +19,10 @@ const ConfigSchema = z.object({
     fsync: z.boolean(),
   }),
   delete: z.object({ enabled: z.boolean() }),
+  /** Absent: an open registry (the embedded default). See config/auth.ts. */
+  auth: AuthConfigSchema.optional(),
+  /** Absent: plain HTTP. */
+  tls: TlsConfigSchema.optional(),
 });
 export type Config = z.infer<typeof ConfigSchema>;
 
@@ -35,6 +40,8 @@ export interface ConfigOverrides {
   listen?: string;
   root?: string;
   logLevel?: string;
+  tlsCert?: string;
+  tlsKey?: string;
 }
 
 type Plain = Record<string, unknown>;
@@ -72,7 +79,9 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
     root: env.DVCR_ROOT || undefined,
     log: { level: env.DVCR_LOG_LEVEL || undefined },
   });
+  merged = merge(merged, authFromEnv(env));
   merged = merge(merged, { listen: overrides.listen, root: overrides.root, log: { level: overrides.logLevel } });
+  merged = merge(merged, definedOnly({ tls: { cert: overrides.tlsCert, key: overrides.tlsKey } }));
   const result = ConfigSchema.safeParse(merged);
   if (!result.success) {
     const msg = result.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`).join("; ");

@@ -4,7 +4,10 @@ import Koa, { type Context, type Next } from "koa";
 import type { Logger } from "pino";
 import { RegistryError } from "../oci/index.js";
 import type { Registry } from "../registry/index.js";
+import { allows, type AuthService } from "../auth/index.js";
+import { authorizeRegistryRoutes, subjectOf } from "./auth-middleware.js";
 import { errorMiddleware } from "./errors.js";
+import { authRoutes } from "./routes/auth.js";
 import { blobRoutes } from "./routes/blobs.js";
 import type { RouteDeps } from "./routes/context.js";
 import { discoveryRoutes } from "./routes/discovery.js";
@@ -45,11 +48,20 @@ async function noSuchRoute(ctx: Context, next: Next): Promise<void> {
 }
 
 /** Build the Koa application: middleware, then the route table (one file per route group). */
-export function createApp(registry: Registry, logger: Logger): Koa {
+export function createApp(registry: Registry, logger: Logger, auth?: AuthService): Koa {
   const app = new Koa();
   app.proxy = false;
   app.silent = true;
-  const deps: RouteDeps = { registry, canRead: () => () => true };
+  const deps: RouteDeps = {
+    registry,
+    // Without auth the registry is open; with it, only what the request's subject may pull.
+    canRead: auth
+      ? (ctx) => (repository) => {
+          const subject = subjectOf(ctx);
+          return subject !== undefined && allows(subject, "repository", repository, "pull");
+        }
+      : () => () => true,
+  };
   const router = new Router();
   router.get("/v2", async (ctx) => {
     ctx.body = {};
@@ -58,6 +70,7 @@ export function createApp(registry: Registry, logger: Logger): Koa {
   blobRoutes(router, deps);
   manifestRoutes(router, deps);
   discoveryRoutes(router, deps);
+  if (auth) authRoutes(router, auth, logger);
 
   app.use(accessLog(logger));
   app.use(apiVersion);
@@ -70,6 +83,7 @@ export function createApp(registry: Registry, logger: Logger): Koa {
       notImplemented: () => new RegistryError("UNSUPPORTED", "method not implemented", { status: 501 }),
     }),
   );
+  if (auth) app.use(authorizeRegistryRoutes(router, auth, logger));
   app.use(router.routes());
   return app;
 }

@@ -2,8 +2,10 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
 import { parseListen, type Config } from "../config/config.js";
+import { AuthService } from "../auth/index.js";
 import { Registry } from "../registry/index.js";
 import { createApp } from "./app.js";
+import { createServingSocket, type ServingSocket } from "./tls.js";
 
 export interface RunningServer {
   registry: Registry;
@@ -15,11 +17,23 @@ export interface RunningServer {
 
 /** Open the registry at config.root and serve it on config.listen. */
 export async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
-  const registry = await Registry.open(config);
+  // Credentials, keys and the TLS pair first: a missing secret stops the start before any data is opened.
+  const auth = config.auth && AuthService.create(config.auth, config.root, logger);
+  if (!auth) logger.warn("no auth section in the configuration: anyone who can reach this registry may push, pull and delete");
+  let socket: ServingSocket | undefined;
+  let registry: Registry;
+  try {
+    socket = createServingSocket(config.tls, logger);
+    registry = await Registry.open(config);
+  } catch (err) {
+    auth?.close();
+    socket?.close();
+    throw err;
+  }
   const recovered = await registry.uploads.recover();
   if (recovered.dropped + recovered.removedFiles > 0) logger.info(recovered, "reconciled upload sessions after restart");
-  const app = createApp(registry, logger);
-  const server = http.createServer(app.callback());
+  const server = socket.server;
+  server.on("request", createApp(registry, logger, auth).callback());
   // Multi-GiB disk uploads take minutes: Node's default 5-minute requestTimeout would cut them.
   server.requestTimeout = 0;
   server.headersTimeout = 60_000;
@@ -34,7 +48,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   });
   const address = server.address() as AddressInfo;
   const shownHost = address.family === "IPv6" ? `[${address.address}]` : address.address;
-  const url = `http://${shownHost}:${address.port}`;
+  const url = `${socket.scheme}://${shownHost}:${address.port}`;
   return {
     registry,
     server,
@@ -44,6 +58,8 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
         server.close(() => resolve());
         server.closeAllConnections();
       });
+      socket.close();
+      auth?.close();
       registry.close();
     },
   };
