@@ -3,15 +3,23 @@ import { parseArgs } from "node:util";
 import { ConfigError, loadConfig } from "../config/config.js";
 import { createLogger } from "../http/logger.js";
 import { startServer } from "../http/server.js";
+import { RootLockedError } from "../meta/index.js";
+import { gcCommand } from "./gc.js";
+import { CliUsageError } from "./ops-command.js";
+import { scrubCommand } from "./scrub.js";
 
 const HELP = `dvcr — an OCI registry for virtual machine disk images
 
 Usage:
   dvcr serve [--listen HOST:PORT] [--root DIR] [--config FILE] [--log-level LEVEL] [--tls-cert FILE --tls-key FILE]
+  dvcr gc [--root DIR | --url URL] [--dry-run] [--grace DURATION] [--keep-repositories FILE]
+  dvcr scrub [--root DIR | --url URL] [--repository NAME] [--repair]
   dvcr --help | --version
 
 Commands:
   serve     Run the registry (OCI Distribution-spec v1.1 on http://HOST:PORT/v2/).
+  gc        Garbage-collect a stopped registry's root, or a running one (--url); dvcr gc --help
+  scrub     Re-hash stored blobs against their digests; dvcr scrub --help
 
 Options (each also from the environment, and from the YAML config file):
   --listen HOST:PORT   address to listen on              DVCR_LISTEN   default 127.0.0.1:5000
@@ -64,6 +72,10 @@ async function main(argv: string[]): Promise<void> {
   switch (command) {
     case "serve":
       return serve(rest);
+    case "gc":
+      return gcCommand(rest);
+    case "scrub":
+      return scrubCommand(rest);
     case "--version":
     case "-v":
       process.stdout.write("dvcr 0.1.0\n");
@@ -81,7 +93,7 @@ async function main(argv: string[]): Promise<void> {
 }
 
 main(process.argv.slice(2)).catch((err: unknown) => {
-  const message = err instanceof ConfigError || (err as { code?: string }).code?.startsWith("ERR_PARSE_ARGS") ? (err as Error).message : String((err as Error).stack ?? err);
+  const message = err instanceof ConfigError || err instanceof CliUsageError || err instanceof RootLockedError || (err as { code?: string }).code?.startsWith("ERR_PARSE_ARGS") ? (err as Error).message : String((err as Error).stack ?? err);
   process.stderr.write(`dvcr: ${message}\n`);
   process.exit(1);
 });

@@ -2,7 +2,36 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
+import { scheduleProblem } from "./schedule.js";
+import { parseByteSize, parseDuration } from "./units.js";
 import { AuthConfigSchema, TlsConfigSchema, authFromEnv, definedOnly } from "./auth.js";
+
+/** A setting written for people ("1h", "256MiB") or as a plain number, parsed to a number. */
+function humanNumber(parse: (value: string | number) => number) {
+  return z.union([z.number(), z.string()]).transform((v, ctx) => {
+    try {
+      return parse(v);
+    } catch (err) {
+      ctx.addIssue({ code: "custom", message: (err as Error).message });
+      return z.NEVER;
+    }
+  });
+}
+
+/** A duration ("1h", "90s") or milliseconds; stored as milliseconds. */
+const Duration = humanNumber(parseDuration);
+
+/** A byte size ("256MiB") or bytes; stored as bytes. */
+const ByteSize = humanNumber(parseByteSize);
+
+/** A cron expression (5 fields as crontab, or 6 with leading seconds) or "off". */
+const Schedule = z
+  .string()
+  .trim()
+  .superRefine((pattern, ctx) => {
+    const problem = scheduleProblem(pattern);
+    if (problem) ctx.addIssue({ code: "custom", message: problem });
+  });
 
 /**
  * The one typed configuration. Sources in increasing priority: defaults < YAML file < env
@@ -17,8 +46,25 @@ const ConfigSchema = z.object({
     maxManifestBytes: z.number().int().positive(),
     /** fsync blob files and their directory before making them visible (never turn off in production). */
     fsync: z.boolean(),
+    /**
+     * Free space kept on the volume: uploads stop with 507 before free space drops below the
+     * larger of `bytes` and `percent` of the capacity (room for SQLite's own writes and deletes).
+     */
+    reserve: z.object({ bytes: ByteSize, percent: z.number().min(0).max(50) }),
   }),
   delete: z.object({ enabled: z.boolean() }),
+  gc: z.object({
+    /** When garbage collection runs (cron), or "off". */
+    schedule: Schedule,
+    /** Untagged manifests and unreferenced blobs younger than this are kept (pushes in flight). */
+    grace: Duration,
+    /** Upload sessions idle longer than this are purged with their temp files. */
+    uploadTtl: Duration,
+  }),
+  scrub: z.object({
+    /** When every stored blob is re-hashed (cron), or "off". */
+    schedule: Schedule,
+  }),
   /** Absent: an open registry (the embedded default). See config/auth.ts. */
   auth: AuthConfigSchema.optional(),
   /** Absent: plain HTTP. */
@@ -30,8 +76,11 @@ export const DEFAULT_CONFIG: Config = {
   listen: "127.0.0.1:5000",
   root: "./storage",
   log: { level: "info" },
-  storage: { maxManifestBytes: 4 * 1024 * 1024, fsync: true },
+  storage: { maxManifestBytes: 4 * 1024 * 1024, fsync: true, reserve: { bytes: 256 * 1024 * 1024, percent: 1 } },
   delete: { enabled: true },
+  // Daily at 02:00, as DVCR's maintenance GC; scrub weekly (it reads every byte) on Sunday 03:00.
+  gc: { schedule: "0 2 * * *", grace: 60 * 60 * 1000, uploadTtl: 24 * 60 * 60 * 1000 },
+  scrub: { schedule: "0 3 * * 0" },
 };
 
 /** Settings given on the command line (already parsed by the CLI). */
@@ -61,6 +110,12 @@ function merge(base: Plain, over: Plain): Plain {
 
 export class ConfigError extends Error {}
 
+/** Numbers from the environment; anything else is passed through for the schema to refuse. */
+function numberOrUndefined(value: string | undefined): number | string | undefined {
+  if (!value) return undefined;
+  return /^\d+(\.\d+)?$/.test(value) ? Number(value) : value;
+}
+
 export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessEnv = process.env): Config {
   let merged: Plain = DEFAULT_CONFIG as unknown as Plain;
   const file = overrides.configFile ?? env.DVCR_CONFIG;
@@ -78,6 +133,9 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
     listen: env.DVCR_LISTEN || undefined,
     root: env.DVCR_ROOT || undefined,
     log: { level: env.DVCR_LOG_LEVEL || undefined },
+    gc: { schedule: env.DVCR_GC_SCHEDULE || undefined, grace: env.DVCR_GC_GRACE || undefined, uploadTtl: env.DVCR_UPLOAD_TTL || undefined },
+    scrub: { schedule: env.DVCR_SCRUB_SCHEDULE || undefined },
+    storage: { reserve: { bytes: env.DVCR_STORAGE_RESERVE_BYTES || undefined, percent: numberOrUndefined(env.DVCR_STORAGE_RESERVE_PERCENT) } },
   });
   merged = merge(merged, authFromEnv(env));
   merged = merge(merged, { listen: overrides.listen, root: overrides.root, log: { level: overrides.logLevel } });

@@ -7,10 +7,14 @@ import type { Registry } from "../registry/index.js";
 import { allows, type AuthService } from "../auth/index.js";
 import { authorizeRegistryRoutes, subjectOf } from "./auth-middleware.js";
 import { errorMiddleware } from "./errors.js";
+import { httpMetrics } from "./metrics-middleware.js";
 import { authRoutes } from "./routes/auth.js";
 import { blobRoutes } from "./routes/blobs.js";
 import type { RouteDeps } from "./routes/context.js";
 import { discoveryRoutes } from "./routes/discovery.js";
+import { healthRoutes } from "./routes/health.js";
+import { opsRoutes } from "./routes/ops.js";
+import { Operations } from "../gc/operations.js";
 import { manifestRoutes } from "./routes/manifests.js";
 import { uploadRoutes } from "./routes/uploads.js";
 
@@ -70,8 +74,12 @@ export function createApp(registry: Registry, logger: Logger, auth?: AuthService
   blobRoutes(router, deps);
   manifestRoutes(router, deps);
   discoveryRoutes(router, deps);
+  // Probes and /metrics are open (PUBLIC_PATHS); the admin API /api/v1/ is for admins only.
+  healthRoutes(router, registry);
+  opsRoutes(router, Operations.of(registry, logger));
   if (auth) authRoutes(router, auth, logger);
 
+  app.use(httpMetrics());
   app.use(accessLog(logger));
   app.use(apiVersion);
   app.use(errorMiddleware(logger));

@@ -1,6 +1,7 @@
 import type { Context, Next } from "koa";
 import type { Logger } from "pino";
 import { RegistryError, isRegistryError } from "../oci/index.js";
+import { isStorageFull } from "../storage/index.js";
 
 /** Errors from the socket that mean "the client went away", not a fault of ours. */
 const CLIENT_GONE = new Set(["ECONNRESET", "ERR_STREAM_PREMATURE_CLOSE", "ECONNABORTED", "EPIPE"]);
@@ -8,10 +9,9 @@ const CLIENT_GONE = new Set(["ECONNRESET", "ERR_STREAM_PREMATURE_CLOSE", "ECONNA
 /** The one place where an error becomes an HTTP response (spec error body). */
 export function toRegistryError(err: unknown): RegistryError {
   if (isRegistryError(err)) return err;
-  const code = (err as NodeJS.ErrnoException | undefined)?.code;
-  if (code === "ENOSPC" || code === "EDQUOT") {
-    return new RegistryError("STORAGE_FULL", "the storage volume is full; the upload was discarded");
-  }
+  // Uploads meet our own reserve check first (with free-space figures); this is the kernel's
+  // or SQLite's word for the same condition elsewhere.
+  if (isStorageFull(err)) return new RegistryError("STORAGE_FULL", "the storage volume is full; nothing was stored");
   return new RegistryError("UNKNOWN", "internal server error");
 }
 
@@ -36,6 +36,9 @@ export function errorMiddleware(logger: Logger) {
       }
       ctx.status = error.status;
       ctx.set(error.headers);
+      // The client may still be sending a multi-GiB body we will not store: answer and close,
+      // rather than let Node read and discard the rest of it on a kept-alive connection.
+      if (error.code === "STORAGE_FULL" && !ctx.req.complete) ctx.set("Connection", "close");
       ctx.type = "application/json";
       ctx.body = { errors: [error.toJSON()] };
     }

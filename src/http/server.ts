@@ -4,11 +4,14 @@ import type { Logger } from "pino";
 import { parseListen, type Config } from "../config/config.js";
 import { AuthService } from "../auth/index.js";
 import { Registry } from "../registry/index.js";
+import { Operations } from "../gc/operations.js";
 import { createApp } from "./app.js";
 import { createServingSocket, type ServingSocket } from "./tls.js";
 
 export interface RunningServer {
   registry: Registry;
+  /** GC, scrub and their schedules (started with the server, stopped before the registry closes). */
+  operations: Operations;
   server: http.Server;
   /** Base URL, e.g. http://127.0.0.1:5000 (the real port when listening on :0). */
   url: string;
@@ -46,11 +49,14 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       resolve();
     });
   });
+  const operations = Operations.of(registry, logger);
+  operations.start();
   const address = server.address() as AddressInfo;
   const shownHost = address.family === "IPv6" ? `[${address.address}]` : address.address;
   const url = `${socket.scheme}://${shownHost}:${address.port}`;
   return {
     registry,
+    operations,
     server,
     url,
     async close() {
@@ -58,6 +64,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
         server.close(() => resolve());
         server.closeAllConnections();
       });
+      await operations.stop();
       socket.close();
       auth?.close();
       registry.close();

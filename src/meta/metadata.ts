@@ -1,6 +1,7 @@
 import type { Database } from "better-sqlite3";
 import { BlobTable } from "./blobs.js";
 import { openDatabase } from "./database.js";
+import { GcTable } from "./gc.js";
 import { ManifestTable } from "./manifests.js";
 import { RepositoryTable } from "./repositories.js";
 import { UploadTable } from "./uploads.js";
@@ -15,12 +16,14 @@ export class Metadata {
   readonly blobs: BlobTable;
   readonly manifests: ManifestTable;
   readonly uploads: UploadTable;
+  readonly gc: GcTable;
 
   private constructor(private readonly db: Database) {
     this.repositories = new RepositoryTable(db);
     this.blobs = new BlobTable(db);
     this.manifests = new ManifestTable(db);
     this.uploads = new UploadTable(db);
+    this.gc = new GcTable(db);
   }
 
   static open(file: string): Metadata {

@@ -63,6 +63,24 @@ const MIGRATIONS: string[] = [
     updated_at  INTEGER NOT NULL
   );
   `,
+  // Garbage collection: each manifest and blob carries the start of its grace period
+  // (idle_since; NULL means created_at). Triggers keep it true whichever code path deletes a
+  // tag or a reference: a manifest's clock restarts when it loses a tag, a blob's when it loses
+  // a reference; re-pushes and mounts restart it from the registry code.
+  `
+  ALTER TABLE manifests ADD COLUMN idle_since INTEGER;
+  ALTER TABLE blobs ADD COLUMN idle_since INTEGER;
+  CREATE TRIGGER tags_deleted_restart_grace AFTER DELETE ON tags BEGIN
+    UPDATE manifests SET idle_since = CAST(unixepoch('subsec') * 1000 AS INTEGER) WHERE id = OLD.manifest_id;
+  END;
+  CREATE TRIGGER tags_moved_restart_grace AFTER UPDATE OF manifest_id ON tags WHEN OLD.manifest_id <> NEW.manifest_id BEGIN
+    UPDATE manifests SET idle_since = CAST(unixepoch('subsec') * 1000 AS INTEGER) WHERE id = OLD.manifest_id;
+  END;
+  CREATE TRIGGER blob_reference_deleted_restart_grace AFTER DELETE ON manifest_references WHEN OLD.kind = 'blob' BEGIN
+    UPDATE blobs SET idle_since = CAST(unixepoch('subsec') * 1000 AS INTEGER) WHERE digest = OLD.digest;
+  END;
+  CREATE INDEX uploads_updated_at ON uploads(updated_at);
+  `,
 ];
 
 export function migrate(db: Database): void {

@@ -24,6 +24,8 @@ export const ERROR_CODES = {
   RANGE_INVALID: { status: 416, message: "requested range not satisfiable" },
   PAGINATION_NUMBER_INVALID: { status: 400, message: "invalid number of results requested" },
   STORAGE_FULL: { status: 507, message: "storage volume is full" },
+  // The admin API (/api/v1/) refuses a malformed request body or parameter with this.
+  REQUEST_INVALID: { status: 400, message: "request invalid" },
   UNKNOWN: { status: 500, message: "unknown error" },
 } as const;
 

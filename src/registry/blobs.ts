@@ -64,6 +64,8 @@ export class BlobService {
       if (source === undefined) return null;
       const size = this.meta.blobs.sizeOf(digest.value)!;
       this.meta.blobs.link(this.meta.repositories.ensure(repository), digest.value);
+      // A mount is the first step of a push: keep the blob out of GC until the manifest follows.
+      this.meta.gc.touchBlob(digest.value);
       return { digest, size };
     });
   }

@@ -69,6 +69,8 @@ export class ManifestService {
         },
         tags,
       );
+      // Pushed again (e.g. an index's child before the index): restart its grace period.
+      this.meta.gc.touchManifest(repoId, digest.value);
     });
     for (const listener of this.putListeners) listener({ repository, digest: digest.value, mediaType: manifest.mediaType, tags });
     return { digest, subject: manifest.subject?.digest };

@@ -1,7 +1,7 @@
 import { promises as fs } from "node:fs";
 import type { Config } from "../config/config.js";
-import { Metadata } from "../meta/index.js";
-import { BlobStore, StorageLayout, UploadFiles } from "../storage/index.js";
+import { Metadata, RootLock } from "../meta/index.js";
+import { BlobClaims, BlobStore, StorageLayout, UploadFiles, VolumeCapacity } from "../storage/index.js";
 import { BlobService } from "./blobs.js";
 import { ManifestService } from "./manifests.js";
 import { UploadService } from "./uploads.js";
@@ -15,27 +15,47 @@ export class Registry {
     readonly uploads: UploadService,
     readonly manifests: ManifestService,
     readonly config: Config,
+    /** The blob files themselves (GC and scrub remove and re-hash them). */
+    readonly store: BlobStore,
+    /** statfs of the volume and the free-space reserve uploads respect. */
+    readonly capacity: VolumeCapacity,
+    /** Per-digest coordination between uploads committing a blob and GC removing one. */
+    readonly claims: BlobClaims,
+    private readonly lock: RootLock,
   ) {}
 
   static async open(config: Config): Promise<Registry> {
     const layout = new StorageLayout(config.root);
     await fs.mkdir(layout.root, { recursive: true });
-    const store = new BlobStore(layout, { fsync: config.storage.fsync });
-    const files = new UploadFiles(layout, store, { fsync: config.storage.fsync });
-    await store.init();
-    await files.init();
-    const meta = Metadata.open(layout.databaseFile);
-    return new Registry(
-      layout,
-      meta,
-      new BlobService(meta, store),
-      new UploadService(meta, files),
-      new ManifestService(meta),
-      config,
-    );
+    const lock = RootLock.acquire(layout.root);
+    try {
+      const store = new BlobStore(layout, { fsync: config.storage.fsync });
+      const capacity = new VolumeCapacity(layout.root, config.storage.reserve);
+      const claims = new BlobClaims();
+      const files = new UploadFiles(layout, store, { fsync: config.storage.fsync }, capacity);
+      await store.init();
+      await files.init();
+      const meta = Metadata.open(layout.databaseFile);
+      return new Registry(
+        layout,
+        meta,
+        new BlobService(meta, store),
+        new UploadService(meta, files, claims),
+        new ManifestService(meta),
+        config,
+        store,
+        capacity,
+        claims,
+        lock,
+      );
+    } catch (err) {
+      lock.release();
+      throw err;
+    }
   }
 
   close(): void {
     this.meta.close();
+    this.lock.release();
   }
 }

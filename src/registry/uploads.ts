@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { RegistryError, type Digest } from "../oci/index.js";
 import type { Metadata, UploadRecord } from "../meta/index.js";
-import type { UploadFiles } from "../storage/index.js";
+import { isStorageFull, type BlobClaims, type UploadFiles } from "../storage/index.js";
 import type { BlobInfo } from "./blobs.js";
 
 export type ByteSource = AsyncIterable<Buffer | string>;
@@ -25,6 +25,7 @@ export class UploadService {
   constructor(
     private readonly meta: Metadata,
     private readonly files: UploadFiles,
+    private readonly claims: BlobClaims,
   ) {}
 
   async start(repository: string): Promise<UploadRecord> {
@@ -53,24 +54,50 @@ export class UploadService {
    * Close the session: append the optional last chunk, verify the digest, move the bytes into
    * the blob store and only then commit the blob row and the repository link. A crash before
    * the commit leaves at worst an unreferenced file that garbage collection removes.
+   *
+   * From the rename to the commit the digest is claimed (BlobClaims): GC never deletes a row or
+   * file of a claimed digest, and a claim waits until a removal that already started has
+   * unlinked the old file, so a blob re-pushed while GC collects it ends up stored. The commit
+   * restarts the blob's grace clock: its manifest is on the way.
    */
   async complete(repository: string, uploadId: string, digest: Digest, body: ByteSource | null, chunk: ChunkDeclaration): Promise<BlobInfo> {
     return this.exclusive(repository, uploadId, async (upload) => {
       if (body) await this.appendChunk(upload, body, chunk);
+      const release = await this.claims.claim(digest.value);
       try {
-        await this.files.commit(upload.id, upload.size, digest);
-      } catch (err) {
-        // A wrong digest ends the session (as distribution does): nothing of it is kept.
-        if (err instanceof RegistryError) await this.discard(upload.id);
-        throw err;
+        try {
+          await this.files.commit(upload.id, upload.size, digest);
+        } catch (err) {
+          // A wrong digest ends the session (as distribution does): nothing of it is kept.
+          if (err instanceof RegistryError) await this.discard(upload.id);
+          throw err;
+        }
+        this.meta.transaction(() => {
+          this.meta.blobs.record(digest.value, upload.size);
+          this.meta.gc.touchBlob(digest.value);
+          this.meta.blobs.link(this.meta.repositories.ensure(repository), digest.value);
+          this.meta.uploads.delete(upload.id);
+        });
+      } finally {
+        release();
       }
-      this.meta.transaction(() => {
-        this.meta.blobs.record(digest.value, upload.size);
-        this.meta.blobs.link(this.meta.repositories.ensure(repository), digest.value);
-        this.meta.uploads.delete(upload.id);
-      });
       return { digest, size: upload.size };
     });
+  }
+
+  /**
+   * Purge a session nobody has written to since `idleBefore` (GC's upload TTL). A session with a
+   * request streaming into it is never purged. Returns the bytes its file held, or null when
+   * it was kept.
+   */
+  async purgeIfIdle(uploadId: string, idleBefore: number): Promise<number | null> {
+    const upload = this.meta.uploads.get(uploadId);
+    // Checked and removed in one tick: `exclusive` marks a session busy in the same tick it reads it.
+    if (!upload || upload.updatedAt > idleBefore || this.busy.has(uploadId)) return null;
+    this.meta.uploads.delete(uploadId);
+    const bytes = (await this.files.fileSize(uploadId)) ?? 0;
+    await this.files.remove(uploadId);
+    return bytes;
   }
 
   /**
@@ -121,7 +148,14 @@ export class UploadService {
       });
     }
     // A body longer or shorter than declared is rolled back: it never becomes part of the blob.
-    const size = await this.files.append(upload.id, upload.size, body, { length: chunk.length });
+    let size: number;
+    try {
+      size = await this.files.append(upload.id, upload.size, body, { length: chunk.length });
+    } catch (err) {
+      // Out of space: give back everything the session holds; the client starts over (507).
+      if (isStorageFull(err)) await this.discard(upload.id).catch(() => undefined);
+      throw err;
+    }
     this.meta.uploads.setSize(upload.id, size);
     upload.size = size;
     upload.updatedAt = Date.now();

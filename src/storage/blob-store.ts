@@ -1,6 +1,7 @@
+import { createHash } from "node:crypto";
 import { promises as fs, type ReadStream } from "node:fs";
 import path from "node:path";
-import type { Digest } from "../oci/index.js";
+import { DIGEST_ALGORITHMS, digestOf, type Digest, type DigestAlgorithm } from "../oci/index.js";
 import { fsyncDirectory } from "./fsync.js";
 import type { StorageLayout } from "./paths.js";
 
@@ -53,5 +54,101 @@ export class BlobStore {
 
   async remove(digest: Digest): Promise<void> {
     await fs.rm(this.layout.blobFile(digest), { force: true });
+  }
+
+  /**
+   * Re-read a stored blob and hash it. Returns what the bytes really are (digest, size) and the
+   * file's inode, so a later quarantine can make sure it moves the very file it judged; null
+   * when the file is absent.
+   */
+  async rehash(digest: Digest): Promise<StoredFile | null> {
+    let handle: fs.FileHandle;
+    try {
+      handle = await fs.open(this.layout.blobFile(digest), "r");
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
+      throw err;
+    }
+    try {
+      const { ino } = await handle.stat();
+      const hash = createHash(digest.algorithm);
+      let size = 0;
+      for await (const chunk of handle.createReadStream({ highWaterMark: READ_BLOCK, autoClose: false })) {
+        hash.update(chunk as Buffer);
+        size += (chunk as Buffer).length;
+      }
+      return { actual: digestOf(digest.algorithm, hash.digest("hex")), size, inode: ino };
+    } finally {
+      await handle.close();
+    }
+  }
+
+  /**
+   * Move a blob's file out of service into quarantine/ (kept for inspection, never served), if
+   * the file at its path is still `inode`. Returns whether it moved.
+   */
+  async quarantine(digest: Digest, inode: number): Promise<boolean> {
+    const source = this.layout.blobFile(digest);
+    try {
+      if ((await fs.stat(source)).ino !== inode) return false;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return false;
+      throw err;
+    }
+    const target = this.layout.quarantineFile(digest);
+    await fs.mkdir(path.dirname(target), { recursive: true });
+    await fs.rename(source, target);
+    if (this.options.fsync) await fsyncDirectory(path.dirname(source));
+    return true;
+  }
+
+  /**
+   * Every file under blobs/, with the digest its path names (null for names that are not a
+   * digest). Directory by directory, so memory stays small on a large store.
+   */
+  async *files(): AsyncGenerator<BlobFileEntry> {
+    for (const algorithm of await readdirOrEmpty(this.layout.blobsDir)) {
+      const hexLength = DIGEST_ALGORITHMS[algorithm as DigestAlgorithm];
+      for (const prefix of await readdirOrEmpty(path.join(this.layout.blobsDir, algorithm))) {
+        const dir = path.join(this.layout.blobsDir, algorithm, prefix);
+        for (const name of await readdirOrEmpty(dir)) {
+          const file = path.join(dir, name);
+          let stat;
+          try {
+            stat = await fs.stat(file);
+          } catch (err) {
+            if ((err as NodeJS.ErrnoException).code === "ENOENT") continue; // removed meanwhile
+            throw err;
+          }
+          if (!stat.isFile()) continue;
+          const named = hexLength !== undefined && name.length === hexLength && /^[a-f0-9]+$/.test(name) && name.startsWith(prefix);
+          yield { path: file, digest: named ? digestOf(algorithm as DigestAlgorithm, name) : null, size: stat.size, mtimeMs: stat.mtimeMs };
+        }
+      }
+    }
+  }
+}
+
+export interface StoredFile {
+  /** The digest of the bytes actually stored. */
+  actual: Digest;
+  size: number;
+  inode: number;
+}
+
+export interface BlobFileEntry {
+  path: string;
+  digest: Digest | null;
+  size: number;
+  mtimeMs: number;
+}
+
+async function readdirOrEmpty(dir: string): Promise<string[]> {
+  try {
+    return (await fs.readdir(dir)).sort();
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "ENOENT" || code === "ENOTDIR") return [];
+    throw err;
   }
 }

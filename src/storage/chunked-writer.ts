@@ -18,23 +18,32 @@ export class LimitExceededError extends Error {
   }
 }
 
+export interface WriteHashedOptions {
+  /** Stop with LimitExceededError as soon as more than this many bytes arrive. */
+  limit?: number;
+  /** Asked before each block is written (e.g. the free-space reserve); throwing stops the copy. */
+  beforeBlock?: (blockBytes: number) => void | Promise<void>;
+  /** Told after each block is written. */
+  onBlock?: (bytesSoFar: number) => void | Promise<void>;
+}
+
 /**
  * Copy `source` into `file` starting at `position`, updating `hash` with exactly the bytes
- * written. Stops with LimitExceededError as soon as more than `limit` bytes arrive.
+ * written.
  */
 export async function writeHashed(
   source: AsyncIterable<Buffer | string>,
   file: FileHandle,
   position: number,
   hash: Hash,
-  limit = Number.POSITIVE_INFINITY,
-  onBlock?: (bytesSoFar: number) => void | Promise<void>,
+  { limit = Number.POSITIVE_INFINITY, beforeBlock, onBlock }: WriteHashedOptions = {},
 ): Promise<WriteResult> {
   let block = Buffer.allocUnsafe(BLOCK_SIZE);
   let filled = 0;
   let written = 0;
   const flush = async () => {
     if (filled === 0) return;
+    await beforeBlock?.(filled);
     const data = block.subarray(0, filled);
     hash.update(data);
     let off = 0;

@@ -1,3 +1,5 @@
 export * from "./paths.js";
 export * from "./blob-store.js";
 export * from "./upload-files.js";
+export * from "./capacity.js";
+export * from "./blob-claims.js";

@@ -5,6 +5,7 @@ import type { Digest } from "../oci/index.js";
  * The on-disk layout under the data root (see storage/README.md):
  *   blobs/<algorithm>/<first 2 hex>/<hex>   committed, content-addressed, immutable
  *   uploads/<upload id>                      bytes of an upload session in progress
+ *   quarantine/<algorithm>/<hex>             blobs whose bytes did not match their digest (scrub --repair)
  *   meta.db                                  SQLite metadata (meta/)
  * Uploads live on the same volume as blobs so that committing is an atomic rename.
  */
@@ -19,12 +20,20 @@ export class StorageLayout {
     return path.join(this.root, "uploads");
   }
 
+  get quarantineDir(): string {
+    return path.join(this.root, "quarantine");
+  }
+
   get databaseFile(): string {
     return path.join(this.root, "meta.db");
   }
 
   blobFile(digest: Digest): string {
     return path.join(this.blobsDir, digest.algorithm, digest.hex.slice(0, 2), digest.hex);
+  }
+
+  quarantineFile(digest: Digest): string {
+    return path.join(this.quarantineDir, digest.algorithm, digest.hex);
   }
 
   uploadFile(uploadId: string): string {

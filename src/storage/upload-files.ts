@@ -3,6 +3,7 @@ import { createReadStream, promises as fs } from "node:fs";
 import path from "node:path";
 import { RegistryError, digestOf, type Digest } from "../oci/index.js";
 import type { BlobStore } from "./blob-store.js";
+import { isStorageFull, type VolumeCapacity } from "./capacity.js";
 import { writeHashed, LimitExceededError } from "./chunked-writer.js";
 import type { StorageLayout } from "./paths.js";
 
@@ -30,6 +31,7 @@ export class UploadFiles {
     private readonly layout: StorageLayout,
     private readonly blobs: BlobStore,
     private readonly options: { fsync: boolean },
+    private readonly capacity: VolumeCapacity,
   ) {}
 
   async init(): Promise<void> {
@@ -37,6 +39,8 @@ export class UploadFiles {
   }
 
   async create(uploadId: string): Promise<void> {
+    // A full volume refuses new sessions at once rather than after the client sent bytes.
+    await this.capacity.ensureRoom(0, { live: true });
     const handle = await fs.open(this.layout.uploadFile(uploadId), "wx");
     await handle.close();
     this.hashes.set(uploadId, { hash: createHash("sha256"), offset: 0 });
@@ -49,11 +53,21 @@ export class UploadFiles {
    */
   async append(uploadId: string, offset: number, source: AsyncIterable<Buffer | string>, opts: AppendOptions = {}): Promise<number> {
     const file = this.layout.uploadFile(uploadId);
+    // A declared size that cannot fit is refused before a byte is read.
+    if (opts.length !== undefined) await this.capacity.ensureRoom(opts.length, { live: true, declared: true });
     const state = await this.hashStateAt(uploadId, offset);
     const hash = state.hash.copy();
     const handle = await fs.open(file, "r+");
     try {
-      const { bytes } = await writeHashed(source, handle, offset, hash, opts.length, opts.onProgress);
+      const { bytes } = await writeHashed(source, handle, offset, hash, {
+        limit: opts.length,
+        onBlock: opts.onProgress,
+        // The reserve is checked for every block, so an undeclared stream stops in time too.
+        beforeBlock: async (blockBytes) => {
+          await this.capacity.ensureRoom(blockBytes);
+          this.capacity.noteWritten(blockBytes);
+        },
+      });
       if (opts.length !== undefined && bytes !== opts.length) {
         throw new RegistryError("SIZE_INVALID", `declared ${opts.length} bytes but ${bytes} arrived`, {
           detail: { declared: opts.length, received: bytes },
@@ -67,6 +81,8 @@ export class UploadFiles {
       if (err instanceof LimitExceededError) {
         throw new RegistryError("SIZE_INVALID", err.message, { detail: { limit: err.limit } });
       }
+      // The kernel ran out of space despite the reserve (another writer on the volume).
+      if (isStorageFull(err) && !(err instanceof RegistryError)) throw await this.capacity.fullError();
       throw err;
     } finally {
       await handle.close();

@@ -1,0 +1,215 @@
+import { setImmediate as yieldToEventLoop } from "node:timers/promises";
+import type { Logger } from "pino";
+import { parseDigest } from "../oci/index.js";
+import { gcDeleted, gcDuration, gcFreedBytes, gcLastSuccess, gcRuns } from "../metrics/gc.js";
+import type { Registry } from "../registry/index.js";
+import type { BlobFileEntry } from "../storage/index.js";
+
+export interface GcOptions {
+  /** Report what would be deleted; change nothing. */
+  dryRun: boolean;
+  /** Untagged manifests and unreferenced blobs younger than this are kept (ms). */
+  graceMs: number;
+  /** Upload sessions idle longer than this are purged (ms). */
+  uploadTtlMs: number;
+  /**
+   * The live owners' repositories: every cvi/, vi/ and vd/ repository not listed is deleted
+   * (DVCR's cleaner). Undefined: no repository is deleted.
+   */
+  keepRepositories?: readonly string[];
+  /** Stops the run between steps (server shutdown). */
+  signal?: AbortSignal;
+}
+
+export interface GcReport {
+  dryRun: boolean;
+  startedAt: string;
+  durationSeconds: number;
+  graceSeconds: number;
+  repositories: { deleted: string[]; keptRecentlyActive: string[] };
+  manifests: { deleted: number };
+  blobs: { deleted: number; bytes: number };
+  orphanFiles: { deleted: number; bytes: number };
+  uploads: { purged: number; bytes: number };
+  /** blobs + orphan files + upload sessions. */
+  freedBytes: number;
+}
+
+/** Rows per manifest-sweep transaction: short transactions keep pushes flowing meanwhile. */
+const MANIFEST_BATCH = 500;
+const BLOB_PAGE = 500;
+
+/**
+ * Online mark-and-sweep over the metadata, with pushes and pulls running. Every deletion is a
+ * short transaction that re-checks its condition; no lock is held across file I/O; a blob's
+ * row goes before its file (a crash in between leaves an orphan file, which the orphan sweep
+ * removes next time, never a row without bytes).
+ */
+export class GarbageCollector {
+  constructor(
+    private readonly registry: Registry,
+    private readonly logger: Logger,
+  ) {}
+
+  async run(options: GcOptions): Promise<GcReport> {
+    const started = Date.now();
+    const report: GcReport = {
+      dryRun: options.dryRun,
+      startedAt: new Date(started).toISOString(),
+      durationSeconds: 0,
+      graceSeconds: options.graceMs / 1000,
+      repositories: { deleted: [], keptRecentlyActive: [] },
+      manifests: { deleted: 0 },
+      blobs: { deleted: 0, bytes: 0 },
+      orphanFiles: { deleted: 0, bytes: 0 },
+      uploads: { purged: 0, bytes: 0 },
+      freedBytes: 0,
+    };
+    const cutoff = started - options.graceMs;
+    const mode = options.dryRun ? "dry_run" : "sweep";
+    try {
+      if (options.keepRepositories) await this.sweepRepositories(options, cutoff, report);
+      await this.purgeUploads(options, started - options.uploadTtlMs, report);
+      await this.sweepManifests(options, cutoff, report);
+      await this.sweepBlobs(options, cutoff, report);
+      await this.sweepOrphanFiles(options, cutoff, report);
+    } catch (err) {
+      gcRuns.inc({ result: "failure", mode });
+      throw err;
+    } finally {
+      report.durationSeconds = (Date.now() - started) / 1000;
+      report.freedBytes = report.blobs.bytes + report.orphanFiles.bytes + report.uploads.bytes;
+      gcDuration.observe(report.durationSeconds);
+      if (!options.dryRun) {
+        this.registry.capacity.invalidate();
+        this.countDeleted(report);
+      }
+    }
+    gcRuns.inc({ result: "success", mode });
+    if (!options.dryRun) gcLastSuccess.set(Date.now() / 1000);
+    this.logger.info({ gc: report }, options.dryRun ? "garbage collection dry run" : "garbage collection finished");
+    return report;
+  }
+
+  private async sweepRepositories(options: GcOptions, cutoff: number, report: GcReport): Promise<void> {
+    const keep = new Set(options.keepRepositories);
+    for (const repo of this.registry.meta.gc.ownerRepositories()) {
+      if (keep.has(repo.name)) continue;
+      // A repository pushed to within the grace period may belong to an owner created after
+      // the keep list was taken: leave it for the next run.
+      if (repo.lastActivity > cutoff) {
+        report.repositories.keptRecentlyActive.push(repo.name);
+        continue;
+      }
+      checkAborted(options);
+      if (options.dryRun || this.registry.meta.gc.deleteIdleRepository(repo.name, cutoff)) {
+        report.repositories.deleted.push(repo.name);
+      } else {
+        report.repositories.keptRecentlyActive.push(repo.name);
+      }
+    }
+  }
+
+  private async purgeUploads(options: GcOptions, idleBefore: number, report: GcReport): Promise<void> {
+    for (const upload of this.registry.meta.gc.idleUploads(idleBefore)) {
+      checkAborted(options);
+      const bytes = options.dryRun ? upload.size : await this.registry.uploads.purgeIfIdle(upload.id, idleBefore);
+      if (bytes === null) continue;
+      report.uploads.purged++;
+      report.uploads.bytes += bytes;
+    }
+  }
+
+  private async sweepManifests(options: GcOptions, cutoff: number, report: GcReport): Promise<void> {
+    const gc = this.registry.meta.gc;
+    if (options.dryRun) {
+      report.manifests.deleted = gc.deadManifests(cutoff, -1).length;
+      return;
+    }
+    for (;;) {
+      checkAborted(options);
+      const deleted = gc.deleteDeadManifests(cutoff, MANIFEST_BATCH);
+      report.manifests.deleted += deleted.length;
+      if (deleted.length < MANIFEST_BATCH) return;
+      await yieldToEventLoop();
+    }
+  }
+
+  private async sweepBlobs(options: GcOptions, cutoff: number, report: GcReport): Promise<void> {
+    const { meta, claims, store } = this.registry;
+    let after = "";
+    for (;;) {
+      checkAborted(options);
+      const page = meta.gc.collectableBlobPage(cutoff, after, BLOB_PAGE);
+      if (page.length === 0) return;
+      after = page[page.length - 1]!.digest;
+      for (const blob of page) {
+        if (options.dryRun) {
+          report.blobs.deleted++;
+          report.blobs.bytes += blob.size;
+          continue;
+        }
+        // Same tick: an upload committing this digest either holds its claim (we skip) or
+        // will wait for our unlink before it renames the new file into place.
+        const finish = claims.beginRemoval(blob.digest);
+        if (!finish) continue;
+        try {
+          const size = meta.gc.deleteBlobIfCollectable(blob.digest, cutoff);
+          if (size === undefined) continue;
+          await store.remove(parseDigest(blob.digest));
+          report.blobs.deleted++;
+          report.blobs.bytes += size;
+        } finally {
+          finish();
+        }
+      }
+      await yieldToEventLoop();
+    }
+  }
+
+  /** Files under blobs/ with no row: a crash between rename and commit, or between row and file delete. */
+  private async sweepOrphanFiles(options: GcOptions, cutoff: number, report: GcReport): Promise<void> {
+    const { meta, claims, store } = this.registry;
+    for await (const file of store.files()) {
+      checkAborted(options);
+      if (!isOrphan(file, cutoff, (d) => meta.blobs.sizeOf(d) !== undefined)) continue;
+      if (options.dryRun) {
+        report.orphanFiles.deleted++;
+        report.orphanFiles.bytes += file.size;
+        continue;
+      }
+      const digest = file.digest!;
+      const finish = claims.beginRemoval(digest.value);
+      if (!finish) continue;
+      try {
+        // Re-checked in the tick that took the removal: an upload may have committed meanwhile.
+        if (meta.blobs.sizeOf(digest.value) !== undefined) continue;
+        await store.remove(digest);
+        report.orphanFiles.deleted++;
+        report.orphanFiles.bytes += file.size;
+      } finally {
+        finish();
+      }
+    }
+  }
+
+  private countDeleted(report: GcReport): void {
+    gcDeleted.inc({ kind: "repository" }, report.repositories.deleted.length);
+    gcDeleted.inc({ kind: "manifest" }, report.manifests.deleted);
+    gcDeleted.inc({ kind: "blob" }, report.blobs.deleted);
+    gcDeleted.inc({ kind: "orphan" }, report.orphanFiles.deleted);
+    gcDeleted.inc({ kind: "upload" }, report.uploads.purged);
+    gcFreedBytes.inc({ kind: "blob" }, report.blobs.bytes);
+    gcFreedBytes.inc({ kind: "orphan" }, report.orphanFiles.bytes);
+    gcFreedBytes.inc({ kind: "upload" }, report.uploads.bytes);
+  }
+}
+
+/** An orphan: a digest-named file without a row, last written before the grace cutoff. */
+function isOrphan(file: BlobFileEntry, cutoff: number, recorded: (digest: string) => boolean): boolean {
+  return file.digest !== null && file.mtimeMs <= cutoff && !recorded(file.digest.value);
+}
+
+function checkAborted(options: GcOptions): void {
+  options.signal?.throwIfAborted();
+}

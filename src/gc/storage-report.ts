@@ -1,0 +1,34 @@
+import type { Registry } from "../registry/index.js";
+
+/** GET /api/v1/storage: the volume as statfs sees it, and what dvcr keeps on it. */
+export interface StorageReport {
+  capacityBytes: number;
+  usedBytes: number;
+  freeBytes: number;
+  /** Free space uploads never consume (storage.reserve). */
+  reserveBytes: number;
+  /** Free space is at or below the reserve: uploads get 507, pulls and deletes go on. */
+  full: boolean;
+  blobsBytes: number;
+  blobs: number;
+  uploadsBytes: number;
+  uploadSessions: number;
+  /** What a GC now would free: collectable blobs and expired upload sessions (orphan files not counted). */
+  reclaimableBytes: number;
+}
+
+export async function storageReport(registry: Registry, graceMs: number, uploadTtlMs: number): Promise<StorageReport> {
+  const volume = await registry.capacity.stats();
+  const now = Date.now();
+  const usage = registry.meta.gc.usage();
+  const expiredUploads = registry.meta.gc.idleUploads(now - uploadTtlMs).reduce((sum, u) => sum + u.size, 0);
+  return {
+    ...volume,
+    full: volume.freeBytes <= volume.reserveBytes,
+    blobsBytes: usage.blobsBytes,
+    blobs: usage.blobs,
+    uploadsBytes: usage.uploadsBytes,
+    uploadSessions: usage.uploads,
+    reclaimableBytes: registry.meta.gc.reclaimable(now - graceMs).bytes + expiredUploads,
+  };
+}

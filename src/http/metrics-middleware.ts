@@ -1,0 +1,40 @@
+import type { Context, Next } from "koa";
+import { httpReceivedBytes, httpRequestDuration, httpRequests, httpSentBytes, uploadsInProgress } from "../metrics/http.js";
+
+/** Requests that stream blob bytes into an upload session (POST ?digest=, PATCH, PUT with a body). */
+function streamsUpload(ctx: Context): boolean {
+  if (!["POST", "PATCH", "PUT"].includes(ctx.method) || !ctx.path.includes("/blobs/uploads")) return false;
+  const length = ctx.get("Content-Length");
+  return length !== "" ? length !== "0" : ctx.get("Transfer-Encoding") !== "";
+}
+
+/**
+ * Request count, duration and bytes, recorded when the response has been sent (Koa streams a
+ * blob body after the middleware returned, so `finally` would be too early) or the client went
+ * away. Bytes are the socket's counters around the request, headers included.
+ */
+export function httpMetrics() {
+  return async function recordHttpMetrics(ctx: Context, next: Next): Promise<void> {
+    const started = process.hrtime.bigint();
+    const socket = ctx.req.socket;
+    const readBefore = socket.bytesRead;
+    const writtenBefore = socket.bytesWritten;
+    const uploading = streamsUpload(ctx);
+    if (uploading) uploadsInProgress.inc();
+    let recorded = false;
+    const record = () => {
+      if (recorded) return;
+      recorded = true;
+      if (uploading) uploadsInProgress.dec();
+      const route = (ctx as Context & { routerPath?: string }).routerPath ?? "unmatched";
+      const method = ctx.method;
+      httpRequests.inc({ route, method, status: String(ctx.res.statusCode) });
+      httpRequestDuration.observe({ route, method }, Number(process.hrtime.bigint() - started) / 1e9);
+      httpReceivedBytes.inc({ route }, Math.max(0, socket.bytesRead - readBefore));
+      httpSentBytes.inc({ route }, Math.max(0, socket.bytesWritten - writtenBefore));
+    };
+    ctx.res.once("finish", record);
+    ctx.res.once("close", record);
+    await next();
+  };
+}

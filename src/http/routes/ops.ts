@@ -1,0 +1,87 @@
+import type Router from "@koa/router";
+import type { Context } from "koa";
+import { z } from "zod";
+import { parseDuration } from "../../config/units.js";
+import type { Operations } from "../../gc/operations.js";
+import { RegistryError, parseRepositoryName } from "../../oci/index.js";
+import { readBody, repositoryParam } from "../request.js";
+
+/**
+ * The admin API under /api/v1/: garbage collection, scrub, repository deletion, storage and
+ * task status. Every route here is for the registry's administrator only (see OPS_PREFIX).
+ */
+export const OPS_PREFIX = "/api/v1/";
+
+/** Keep lists name every live image of a cluster: thousands of names, never megabytes. */
+const MAX_OPS_BODY = 8 * 1024 * 1024;
+
+const GcRequestSchema = z
+  .object({
+    dryRun: z.boolean().optional(),
+    grace: z.union([z.string(), z.number()]).optional(),
+    keepRepositories: z.array(z.string()).optional(),
+  })
+  .strict();
+
+const ScrubRequestSchema = z.object({ repository: z.string().optional(), repair: z.boolean().optional() }).strict();
+
+/** A JSON body (optional: empty means defaults), validated; errors name the offending field. */
+async function jsonBody<T>(ctx: Context, schema: z.ZodType<T>): Promise<T> {
+  const raw = (await readBody(ctx, MAX_OPS_BODY)).toString("utf8").trim();
+  let parsed: unknown = {};
+  if (raw !== "") {
+    try {
+      parsed = JSON.parse(raw);
+    } catch {
+      throw new RegistryError("REQUEST_INVALID", "the request body is not JSON");
+    }
+  }
+  const result = schema.safeParse(parsed);
+  if (!result.success) {
+    const message = result.error.issues.map((i) => `${i.path.join(".") || "(body)"}: ${i.message}`).join("; ");
+    throw new RegistryError("REQUEST_INVALID", message);
+  }
+  return result.data;
+}
+
+function invalid(message: string): RegistryError {
+  return new RegistryError("REQUEST_INVALID", message);
+}
+
+export function opsRoutes(router: Router, ops: Operations): void {
+  router.post("/api/v1/gc", async (ctx) => {
+    const body = await jsonBody(ctx, GcRequestSchema);
+    let graceMs: number | undefined;
+    try {
+      graceMs = body.grace === undefined ? undefined : parseDuration(body.grace);
+    } catch (err) {
+      throw invalid(`grace: ${(err as Error).message}`);
+    }
+    const keepRepositories = body.keepRepositories?.map((name) => {
+      try {
+        return parseRepositoryName(name);
+      } catch {
+        throw invalid(`keepRepositories: "${name}" is not a repository name`);
+      }
+    });
+    ctx.body = await ops.gc.run(ops.gcOptions({ dryRun: body.dryRun, graceMs, keepRepositories }), "api");
+  });
+
+  router.post("/api/v1/scrub", async (ctx) => {
+    const body = await jsonBody(ctx, ScrubRequestSchema);
+    const repository = body.repository === undefined ? undefined : parseRepositoryName(body.repository);
+    ctx.body = await ops.scrub.run({ repository, repair: body.repair ?? false }, "api");
+  });
+
+  router.delete("/api/v1/repositories/*name", async (ctx) => {
+    ctx.body = ops.deleteRepository(repositoryParam(ctx));
+  });
+
+  router.get("/api/v1/storage", async (ctx) => {
+    ctx.body = await ops.storage();
+  });
+
+  router.get("/api/v1/tasks", async (ctx) => {
+    ctx.body = { tasks: ops.tasks() };
+  });
+}
