@@ -2,6 +2,7 @@ import type { Context } from "koa";
 import type { Access } from "../auth/index.js";
 import { parseRepositoryName } from "../oci/index.js";
 import { queryParam, repositoryParam } from "./request.js";
+import { PUBLIC_PATHS } from "./routes/health.js";
 
 /** A route of the route table, as authorization sees it. */
 export interface RouteInfo {
@@ -38,11 +39,14 @@ export function requiredAccess(route: RouteInfo, ctx: Context): Access[] {
   return needed;
 }
 
+/** Where the token service answers (public: it authenticates its callers itself). */
+export const AUTH_PATHS = { token: "/auth/token", jwks: "/auth/jwks.json" } as const;
+
 /**
  * Routes anyone may call: the token service (it authenticates by itself), its public keys,
  * and what probes and Prometheus call without credentials.
  */
-const PUBLIC_ROUTES = new Set(["/auth/token", "/auth/jwks.json", "/metrics", "/healthz", "/readyz", "/livez"]);
+const PUBLIC_ROUTES = new Set<string>([...PUBLIC_PATHS, AUTH_PATHS.token, AUTH_PATHS.jwks]);
 
 /** Every other route is authorized (a RegExp route, which names no parameters, as admin-only). */
 export function isPublicRoute(path: string | RegExp): boolean {

@@ -4,6 +4,7 @@ import { grantable, mergeAccess, parseScope, type Access, type AuthService } fro
 import { RegistryError, parseRepositoryName } from "../../oci/index.js";
 import { authenticateRequest } from "../auth-middleware.js";
 import { queryParam, queryParams } from "../request.js";
+import { AUTH_PATHS } from "../route-access.js";
 
 /** `scope` parameters (repeatable, each possibly several space-separated scopes). */
 function requestedScopes(values: string[]): Access[] {
@@ -27,7 +28,7 @@ export function authRoutes(router: Router, auth: AuthService, logger: Logger): v
   if (!issuer) return;
   const { service } = issuer.settings;
 
-  router.get("/auth/token", async (ctx) => {
+  router.get(AUTH_PATHS.token, async (ctx) => {
     const asked = queryParam(ctx, "service");
     if (asked !== undefined && asked !== service) {
       throw new RegistryError("UNSUPPORTED", `unknown service ${asked.slice(0, 64)}`, { status: 400, detail: { service } });
@@ -40,7 +41,7 @@ export function authRoutes(router: Router, auth: AuthService, logger: Logger): v
     ctx.body = await issuer.issue(subject.name, granted, requested);
   });
 
-  router.get("/auth/jwks.json", async (ctx) => {
+  router.get(AUTH_PATHS.jwks, async (ctx) => {
     ctx.set("Cache-Control", "max-age=60");
     ctx.body = issuer.jwks();
   });
