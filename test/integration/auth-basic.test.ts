@@ -224,6 +224,24 @@ describe("auth: DVCR's Basic subjects against every action (no token service)", 
     assert.equal(other.status, 403);
   });
 
+  test("the operations API is for admins only; probes and metrics need no credentials", async () => {
+    const puller = new AuthClient(server.url, basic(fx.puller.username, fx.puller.password));
+    const owner = new AuthClient(server.url, basic("t", await controllerToken(fx.controllerKey, { access: repositoryAccess("cvi/y", "*") })));
+    const anonymous = new AuthClient(server.url);
+    for (const [method, path] of [["GET", "/api/v1/storage"], ["GET", "/api/v1/tasks"], ["DELETE", "/api/v1/repositories/cvi/y"]] as const) {
+      assert.equal((await anonymous.fetch(path, { method })).status, 401, `${method} ${path}`);
+      for (const client of [puller, owner]) {
+        const res = await client.fetch(path, { method });
+        assert.equal(res.status, 403, `${method} ${path}`);
+        assert.equal((await errorOf(res)).code, "DENIED");
+      }
+    }
+    assert.equal((await admin.fetch("/api/v1/tasks")).status, 200);
+    for (const path of ["/healthz", "/readyz", "/metrics"]) assert.equal((await anonymous.fetch(path)).status, 200, path);
+    // Without a token service there is no token endpoint (and so nothing public there).
+    assert.equal((await anonymous.fetch("/auth/token")).status, 404);
+  });
+
   test("from= must be a valid name too, and only once", async () => {
     const res = await admin.fetch("/v2/cvi/z/blobs/uploads/?mount=sha256:" + "a".repeat(64) + "&from=cvi/x/../y", { method: "POST" });
     assert.equal(res.status, 400);
