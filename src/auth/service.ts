@@ -68,6 +68,9 @@ export class AuthService {
       });
     }
 
+    if (!admin && !puller && !htpasswdFile && !jwt && !config.anonymousPull) {
+      logger.warn("auth: the auth section configures no account, key or anonymous pull: every request will be refused");
+    }
     const authenticator = new Authenticator({
       admin,
       puller,

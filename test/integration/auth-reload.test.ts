@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
+import { once } from "node:events";
 import { generateKeyPairSync, X509Certificate } from "node:crypto";
 import { readFileSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import https from "node:https";
@@ -17,7 +18,7 @@ import {
   replaceFile,
   repositoryAccess,
 } from "../helpers/auth.js";
-import { startTestServer } from "../helpers/server.js";
+import { CLI, startTestServer, tempDir } from "../helpers/server.js";
 
 async function status(url: string, authorization: string, p = "/v2/"): Promise<number> {
   const res = await new AuthClient(url, authorization).fetch(p);
@@ -132,6 +133,32 @@ describe("TLS: HTTPS with the certificate pair reloaded when it changes", () => 
     } finally {
       await server.dispose();
       rmSync(fx.dir, { recursive: true, force: true });
+    }
+  });
+
+  test("dvcr serve --tls-cert/--tls-key serves HTTPS", async () => {
+    const dir = tempDir("dvcr-tls-cli-");
+    const pair = selfSigned(dir, "cli");
+    const certFile = path.join(dir, "tls.crt");
+    const keyFile = path.join(dir, "tls.key");
+    replaceFile(certFile, pair.cert);
+    replaceFile(keyFile, pair.key);
+    const child = spawn(process.execPath, [CLI, "serve", "--listen", "127.0.0.1:0", "--root", path.join(dir, "root"), "--tls-cert", certFile, "--tls-key", keyFile], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    try {
+      let output = "";
+      child.stdout.on("data", (d: Buffer) => (output += d.toString()));
+      await eventually("dvcr listens", async () => /"url":"https:\/\/127\.0\.0\.1:\d+"/.test(output));
+      const url = /"url":"(https:\/\/[^"]+)"/.exec(output)![1]!;
+      const res = await httpsGet(url, [pair.cert]);
+      assert.equal(res.status, 200, "no auth section: open");
+      assert.equal(res.fingerprint, pair.fingerprint);
+      assert.match(output, /no auth section in the configuration/);
+    } finally {
+      child.kill("SIGTERM");
+      await once(child, "exit");
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 
