@@ -65,6 +65,17 @@ const ConfigSchema = z.object({
     /** When every stored blob is re-hashed (cron), or "off". */
     schedule: Schedule,
   }),
+  /** The disk-image index: every pushed image is inspected in the background (src/index/). */
+  index: z.object({
+    /** Checksum passes at once; each streams a whole disk (CPU and disk bandwidth). */
+    checksumConcurrency: z.number().int().min(1).max(16),
+    /** Time budget of one checksum pass ("4h"). */
+    checksumTimeout: Duration,
+    /** A gzip layer expanding more than this many times its stored size is judged a gzip bomb. */
+    maxGzipRatio: z.number().min(2),
+    /** Tar entries per layer beyond which it is judged a tar bomb. */
+    maxTarEntries: z.number().int().positive(),
+  }),
   /** Absent: an open registry (the embedded default). See config/auth.ts. */
   auth: AuthConfigSchema.optional(),
   /** Absent: plain HTTP. */
@@ -81,6 +92,7 @@ export const DEFAULT_CONFIG: Config = {
   // Daily at 02:00, as DVCR's maintenance GC; scrub weekly (it reads every byte) on Sunday 03:00.
   gc: { schedule: "0 2 * * *", grace: 60 * 60 * 1000, uploadTtl: 24 * 60 * 60 * 1000 },
   scrub: { schedule: "0 3 * * 0" },
+  index: { checksumConcurrency: 1, checksumTimeout: 4 * 60 * 60 * 1000, maxGzipRatio: 100, maxTarEntries: 10_000 },
 };
 
 /** Settings given on the command line (already parsed by the CLI). */

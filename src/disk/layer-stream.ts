@@ -59,7 +59,7 @@ export function decodingStages(encoding: LayerEncoding, limits: DiskLimits): Tra
     }
     return null;
   });
-  return [compressed, zlib.createGunzip({ chunkSize: 256 * 1024 }), guard];
+  return [compressed, zlib.createGunzip({ chunkSize: 64 * 1024 }), guard];
 }
 
 /** Counts the bytes that pass; `check` may stop the stream with an error. */

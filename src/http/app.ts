@@ -13,6 +13,7 @@ import { blobRoutes } from "./routes/blobs.js";
 import type { RouteDeps } from "./routes/context.js";
 import { discoveryRoutes } from "./routes/discovery.js";
 import { healthRoutes } from "./routes/health.js";
+import { imageRoutes } from "./routes/images.js";
 import { opsRoutes } from "./routes/ops.js";
 import { Operations } from "../gc/operations.js";
 import { manifestRoutes } from "./routes/manifests.js";
@@ -74,6 +75,7 @@ export function createApp(registry: Registry, logger: Logger, auth?: AuthService
   blobRoutes(router, deps);
   manifestRoutes(router, deps);
   discoveryRoutes(router, deps);
+  imageRoutes(router, deps);
   // Probes and /metrics are open (PUBLIC_PATHS); the admin API /api/v1/ is for admins only.
   healthRoutes(router, registry);
   opsRoutes(router, Operations.of(registry, logger));

@@ -2,6 +2,7 @@ import type { Context } from "koa";
 import type { Access } from "../auth/index.js";
 import { parseRepositoryName } from "../oci/index.js";
 import { queryParam, repositoryParam } from "./request.js";
+import { IMAGES_PATH } from "./routes/images.js";
 import { PUBLIC_PATHS } from "./routes/health.js";
 
 /** A route of the route table, as authorization sees it. */
@@ -31,6 +32,12 @@ const ACTIONS_BY_METHOD: Record<string, string[]> = {
 export function requiredAccess(route: RouteInfo, ctx: Context): Access[] {
   if (route.path === "/v2") return []; // the API version check: any authenticated caller
   if (route.path === "/v2/_catalog") return [{ type: "registry", name: "catalog", actions: ["*"] }];
+  // The disk-image index answers what a pull would tell: an image's entry needs pull on its
+  // repository, the listing catalog access as /v2/_catalog (and it lists pullable ones only).
+  if (route.path === IMAGES_PATH) return [{ type: "registry", name: "catalog", actions: ["*"] }];
+  if (route.path === `${IMAGES_PATH}/*name` && (ctx.method === "GET" || ctx.method === "HEAD")) {
+    return [{ type: "repository", name: repositoryParam(ctx), actions: ["pull"] }];
+  }
   if (!route.hasRepository || !route.path.startsWith("/v2/")) return [{ type: "registry", name: route.path, actions: ["*"] }];
   const needed: Access[] = [{ type: "repository", name: repositoryParam(ctx), actions: ACTIONS_BY_METHOD[ctx.method] ?? ["*"] }];
   // Mounting from another repository also needs pull there (distribution checks any `from`).

@@ -35,6 +35,8 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   }
   const recovered = await registry.uploads.recover();
   if (recovered.dropped + recovered.removedFiles > 0) logger.info(recovered, "reconciled upload sessions after restart");
+  // The disk index resumes what earlier runs left uninspected; pushes queue their own manifests.
+  registry.images.start(logger);
   const server = socket.server;
   server.on("request", createApp(registry, logger, auth).callback());
   // Multi-GiB disk uploads take minutes: Node's default 5-minute requestTimeout would cut them.

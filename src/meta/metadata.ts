@@ -1,6 +1,7 @@
 import type { Database } from "better-sqlite3";
 import { BlobTable } from "./blobs.js";
 import { openDatabase } from "./database.js";
+import { DiskIndexTable } from "./disk-index.js";
 import { GcTable } from "./gc.js";
 import { ManifestTable } from "./manifests.js";
 import { RepositoryTable } from "./repositories.js";
@@ -16,6 +17,7 @@ export class Metadata {
   readonly blobs: BlobTable;
   readonly manifests: ManifestTable;
   readonly uploads: UploadTable;
+  readonly diskImages: DiskIndexTable;
   readonly gc: GcTable;
 
   private constructor(private readonly db: Database) {
@@ -23,6 +25,7 @@ export class Metadata {
     this.blobs = new BlobTable(db);
     this.manifests = new ManifestTable(db);
     this.uploads = new UploadTable(db);
+    this.diskImages = new DiskIndexTable(db);
     this.gc = new GcTable(db);
   }
 

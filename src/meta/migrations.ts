@@ -81,6 +81,31 @@ const MIGRATIONS: string[] = [
   END;
   CREATE INDEX uploads_updated_at ON uploads(updated_at);
   `,
+  // The disk-image index (meta/disk-index.ts): one row per inspected manifest digest. No foreign
+  // key: a digest may live in several repositories; rows whose manifest is gone are pruned.
+  `
+  CREATE TABLE disk_images (
+    manifest_digest  TEXT PRIMARY KEY,
+    status           TEXT NOT NULL CHECK (status IN ('indexing', 'ready')),
+    inspector        INTEGER NOT NULL,
+    format           TEXT,
+    reason           TEXT,
+    virtual_size     INTEGER,
+    stored_size      INTEGER,
+    unpacked_size    INTEGER,
+    disk_file        TEXT,
+    layer_digest     TEXT,
+    cdrom            INTEGER NOT NULL DEFAULT 0,
+    sha256           TEXT,
+    md5              TEXT,
+    details          TEXT,
+    labels           TEXT,
+    label_mismatch   TEXT,
+    indexed_at       INTEGER,
+    updated_at       INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  CREATE INDEX disk_images_format ON disk_images(format);
+  `,
 ];
 
 export function migrate(db: Database): void {

@@ -1,5 +1,6 @@
 import { promises as fs } from "node:fs";
 import type { Config } from "../config/config.js";
+import { createDiskIndexer, type DiskIndexer } from "../index/index.js";
 import { Metadata, RootLock } from "../meta/index.js";
 import { BlobClaims, BlobStore, StorageLayout, UploadFiles, VolumeCapacity } from "../storage/index.js";
 import { BlobService } from "./blobs.js";
@@ -22,6 +23,8 @@ export class Registry {
     /** Per-digest coordination between uploads committing a blob and GC removing one. */
     readonly claims: BlobClaims,
     private readonly lock: RootLock,
+    /** The disk-image index: every committed manifest is inspected in the background. */
+    readonly images: DiskIndexer,
   ) {}
 
   static async open(config: Config): Promise<Registry> {
@@ -36,17 +39,21 @@ export class Registry {
       await store.init();
       await files.init();
       const meta = Metadata.open(layout.databaseFile);
+      const manifests = new ManifestService(meta);
+      const images = createDiskIndexer(meta, store, config);
+      manifests.onPut((event) => images.enqueue(event.digest));
       return new Registry(
         layout,
         meta,
         new BlobService(meta, store),
         new UploadService(meta, files, claims),
-        new ManifestService(meta),
+        manifests,
         config,
         store,
         capacity,
         claims,
         lock,
+        images,
       );
     } catch (err) {
       lock.release();
@@ -55,6 +62,7 @@ export class Registry {
   }
 
   close(): void {
+    this.images.stop();
     this.meta.close();
     this.lock.release();
   }

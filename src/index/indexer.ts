@@ -1,0 +1,189 @@
+import type { Logger } from "pino";
+import { deadline, type DiskLimits, type DiskProbe } from "../disk/index.js";
+import type { DiskImageRecord, Metadata } from "../meta/index.js";
+import { setImageStatsSource } from "../metrics/images.js";
+import type { Descriptor } from "../oci/index.js";
+import { INSPECTOR_VERSION, checksumManifest, emptyRecord, notADisk, probeManifest, type BlobReader } from "./inspector.js";
+import { imageStats } from "./stats.js";
+import { WorkQueue } from "./work-queue.js";
+
+export interface IndexerOptions {
+  limits: DiskLimits;
+  /** Header passes at once (each reads a few KiB to a few MiB). */
+  probeConcurrency: number;
+  /** Checksum passes at once (each streams a whole disk: CPU and disk bandwidth). */
+  checksumConcurrency: number;
+  /** Jobs held in memory per queue; beyond it, work is found again by scanning the database. */
+  queueCapacity: number;
+}
+
+export const DEFAULT_INDEXER_OPTIONS: Omit<IndexerOptions, "limits"> = { probeConcurrency: 2, checksumConcurrency: 1, queueCapacity: 10_000 };
+
+interface ChecksumJob {
+  record: DiskImageRecord;
+  layer: Descriptor;
+  probe: DiskProbe;
+}
+
+/**
+ * The disk-image indexer: a background task fed by manifest pushes. A push only enqueues
+ * (no I/O on the request path); a header pass per manifest writes format and sizes within
+ * moments, then a checksum pass with its own, smaller concurrency completes the row. Rows of
+ * manifests queued or half done read as `indexing`. Whatever is lost (queue overflow, restart,
+ * crash) is found again by `resume`, which scans for manifests without a final row.
+ */
+export class DiskIndexer {
+  private readonly probes: WorkQueue<{ force: boolean }>;
+  private readonly checksums: WorkQueue<ChecksumJob>;
+  private readonly shutdown = new AbortController();
+  private logger: Logger | undefined;
+  /** Set when a push found a queue full: the next idle moment rescans the database. */
+  private overflowed = false;
+  private resuming: Promise<number> | undefined;
+  private unsetStats: (() => void) | undefined;
+
+  constructor(
+    private readonly meta: Metadata,
+    private readonly blobs: BlobReader,
+    private readonly options: IndexerOptions,
+  ) {
+    this.probes = new WorkQueue((digest, job) => this.probe(digest, job.force), { concurrency: options.probeConcurrency, capacity: options.queueCapacity });
+    this.checksums = new WorkQueue((digest, job) => this.checksum(digest, job), {
+      concurrency: options.checksumConcurrency,
+      capacity: options.queueCapacity,
+    });
+  }
+
+  /** Begin work: resume what earlier runs left undone. */
+  start(logger: Logger): void {
+    this.logger = logger;
+    this.unsetStats = setImageStatsSource(() => imageStats(this.meta, { probe: this.probes.size, checksum: this.checksums.size }));
+    void this.resume();
+  }
+
+  /**
+   * A manifest was committed: queue it (never blocks, never throws). A digest already indexed
+   * by this inspector version is skipped when its turn comes (content-addressed: a re-push or
+   * a push to another repository is the same image) unless `force` (reindex).
+   */
+  enqueue(digest: string, force = false): void {
+    if (this.stopped || this.probes.has(digest) || this.checksums.has(digest)) return;
+    if (!this.probes.push(digest, { force })) this.overflowed = true;
+  }
+
+  /** Whether the digest waits in or runs through a queue. */
+  isQueued(digest: string): boolean {
+    return this.probes.has(digest) || this.checksums.has(digest);
+  }
+
+  /**
+   * Queue every manifest without a final row of this inspector version, and drop rows of
+   * manifests that are gone. Returns how many were queued.
+   */
+  resume(): Promise<number> {
+    this.resuming ??= Promise.resolve()
+      .then(() => {
+        this.overflowed = false;
+        const removed = this.meta.diskImages.removeOrphans();
+        if (removed > 0) this.logger?.info({ removed }, "disk index: dropped rows of deleted manifests");
+        const pending = this.meta.diskImages.pending(INSPECTOR_VERSION, this.options.queueCapacity);
+        // A full page means more may wait: look again once this batch is through.
+        if (pending.length === this.options.queueCapacity) this.overflowed = true;
+        for (const { digest } of pending) this.enqueue(digest);
+        if (pending.length > 0) this.logger?.info({ queued: pending.length }, "disk index: resuming inspection");
+        return pending.length;
+      })
+      .finally(() => (this.resuming = undefined));
+    return this.resuming;
+  }
+
+  /** Inspect every manifest again (`dvcr reindex`), in pages, and wait for all of it. */
+  async reindexAll(): Promise<number> {
+    let after = "";
+    let total = 0;
+    for (;;) {
+      // Pages well below the queue capacity leave room for pushes arriving meanwhile.
+      const page = this.meta.diskImages.manifestsAfter(after, Math.max(1, Math.floor(this.options.queueCapacity / 4)));
+      if (page.length === 0) break;
+      for (const { digest } of page) this.enqueue(digest, true);
+      total += page.length;
+      after = page[page.length - 1]!.digest;
+      await this.idle();
+    }
+    this.meta.diskImages.removeOrphans();
+    return total;
+  }
+
+  /** Resolves when both queues are empty (rescanning the database after an overflow). */
+  async idle(): Promise<void> {
+    for (;;) {
+      await this.probes.idle();
+      await this.checksums.idle();
+      if (this.probes.size === 0 && this.checksums.size === 0 && !this.overflowed) return;
+      if (this.overflowed && this.probes.size === 0) await this.resume();
+    }
+  }
+
+  /** Stop: drop queued work (it is found again at the next start) and abort running passes. */
+  stop(): void {
+    this.unsetStats?.();
+    this.shutdown.abort(new Error("indexer stopped"));
+    this.probes.stop();
+    this.checksums.stop();
+  }
+
+  private get stopped(): boolean {
+    return this.shutdown.signal.aborted;
+  }
+
+  private async probe(digest: string, force: boolean): Promise<void> {
+    const manifest = this.meta.diskImages.manifestContent(digest);
+    if (!manifest) return; // deleted while queued
+    const existing = this.meta.diskImages.get(digest);
+    if (!force && existing?.status === "ready" && existing.inspector === INSPECTOR_VERSION) return;
+    const timer = deadline(this.options.limits.probeTimeoutMs, "header pass", this.shutdown.signal);
+    try {
+      const outcome = await probeManifest(manifest, this.blobs, this.options.limits, timer.signal);
+      if (this.stopped) return;
+      this.meta.diskImages.save(digest, outcome.record);
+      this.logger?.debug({ digest, format: outcome.record.format, reason: outcome.record.reason }, "disk index: header pass");
+      if (outcome.checksum && !this.checksums.push(digest, { record: outcome.record, ...outcome.checksum })) this.overflowed = true;
+    } catch (err) {
+      this.fail(digest, "header pass", err);
+    } finally {
+      timer.clear();
+      this.afterJob();
+    }
+  }
+
+  private async checksum(digest: string, job: ChecksumJob): Promise<void> {
+    const timer = deadline(this.options.limits.checksumTimeoutMs, "checksum pass", this.shutdown.signal);
+    try {
+      const record = await checksumManifest(job.record, job.layer, this.blobs, this.options.limits, timer.signal);
+      if (this.stopped || !this.meta.diskImages.manifestContent(digest)) return;
+      this.meta.diskImages.save(digest, record);
+      this.logger?.debug({ digest, format: record.format, reason: record.reason }, "disk index: checksum pass");
+    } catch (err) {
+      this.fail(digest, "checksum pass", err, job.record);
+    } finally {
+      timer.clear();
+      this.afterJob();
+    }
+  }
+
+  /**
+   * A fault that is not the image's (a storage error, a bug): log it and store a final row
+   * saying so, under inspector version 0 so that the next start (or reindex) tries again.
+   * Not after a shutdown, which aborts passes on purpose.
+   */
+  private fail(digest: string, step: string, err: unknown, probed?: DiskImageRecord): void {
+    if (this.stopped) return;
+    this.logger?.error({ err, digest }, `disk index: ${step} failed`);
+    const failed = notADisk(probed ?? emptyRecord(), `${step} failed: ${(err as Error).message}`);
+    this.meta.diskImages.save(digest, { ...failed, inspector: 0 });
+  }
+
+  private afterJob(): void {
+    if (this.overflowed && !this.stopped && this.probes.size === 0) void this.resume();
+  }
+}

@@ -1,0 +1,156 @@
+import type { Readable } from "node:stream";
+import {
+  InspectionError,
+  isInspectionError,
+  probeLayer,
+  checksumLayer,
+  type DiskLimits,
+  type DiskProbe,
+  type LayerSource,
+} from "../disk/index.js";
+import type { DiskImageRecord } from "../meta/index.js";
+import { MediaType, isExternalBlob, isIndexMediaType, parseManifest, type Descriptor } from "../oci/index.js";
+import { configLabels, labelMismatch } from "./labels.js";
+
+/** Bumped when the inspector learns something new: rows of older versions are redone at start-up. */
+export const INSPECTOR_VERSION = 1;
+
+/** Image configs are a few KiB; one larger than this is not read for labels. */
+const MAX_CONFIG_BYTES = 1024 * 1024;
+const IMAGE_CONFIG_TYPES = new Set<string>([MediaType.OciConfig, MediaType.DockerConfig]);
+
+/** How the inspector reads what a manifest references: committed blobs, by digest. */
+export interface BlobReader {
+  /** Size of a committed blob, undefined when there is none. */
+  size(digest: string): number | undefined;
+  open(digest: string, start: number, end: number): Promise<Readable>;
+}
+
+/** The header pass's result: the row to store, and the layer to checksum when a disk was found. */
+export interface ProbeOutcome {
+  record: DiskImageRecord;
+  checksum?: { layer: Descriptor; probe: DiskProbe };
+}
+
+/** A final row with nothing found yet; the passes fill it in. */
+export function emptyRecord(): DiskImageRecord {
+  return {
+    status: "ready",
+    inspector: INSPECTOR_VERSION,
+    format: null,
+    reason: null,
+    virtualSize: null,
+    storedSize: null,
+    unpackedSize: null,
+    diskFile: null,
+    layerDigest: null,
+    cdrom: false,
+    sha256: null,
+    md5: null,
+    details: null,
+    labels: {},
+    labelMismatch: [],
+    indexedAt: Date.now(),
+  };
+}
+
+/** The row of a manifest that is not (or not a usable) disk image: final, with why. */
+export function notADisk(base: DiskImageRecord, reason: string): DiskImageRecord {
+  return {
+    ...base,
+    status: "ready",
+    format: null,
+    reason,
+    virtualSize: null,
+    unpackedSize: null,
+    cdrom: false,
+    sha256: null,
+    md5: null,
+    details: null,
+    labelMismatch: [],
+    indexedAt: Date.now(),
+  };
+}
+
+async function readSmallBlob(blobs: BlobReader, d: Descriptor): Promise<Buffer | null> {
+  if (d.size > MAX_CONFIG_BYTES || blobs.size(d.digest) === undefined) return null;
+  if (d.size === 0) return Buffer.alloc(0);
+  const parts: Buffer[] = [];
+  for await (const chunk of await blobs.open(d.digest, 0, d.size - 1)) parts.push(chunk as Buffer);
+  return Buffer.concat(parts);
+}
+
+function layerSource(blobs: BlobReader, layer: Descriptor): LayerSource {
+  const size = blobs.size(layer.digest);
+  if (size === undefined) throw new InspectionError(`layer ${layer.digest} is missing from storage`);
+  return { size, read: (start, end) => blobs.open(layer.digest, start, end) };
+}
+
+/**
+ * The header pass over one manifest: its config's labels, then its layers from the top down
+ * (the topmost layer holding disk/<file> is what a puller sees) until one holds a disk file.
+ */
+export async function probeManifest(
+  manifest: { mediaType: string; content: Buffer },
+  blobs: BlobReader,
+  limits: DiskLimits,
+  signal: AbortSignal,
+): Promise<ProbeOutcome> {
+  const base = emptyRecord();
+  if (isIndexMediaType(manifest.mediaType)) return { record: notADisk(base, "image index: each of its manifests is indexed on its own") };
+  const parsed = parseManifest(manifest.content, manifest.mediaType);
+  const [config, ...layers] = parsed.blobs;
+  base.storedSize = layers.reduce((sum, l) => sum + l.size, 0);
+  if (!config || !IMAGE_CONFIG_TYPES.has(config.mediaType)) {
+    return { record: notADisk(base, `artifact (${parsed.artifactType ?? "no config"}), not a container image`) };
+  }
+  try {
+    const configBytes = await readSmallBlob(blobs, config);
+    base.labels = configBytes ? configLabels(JSON.parse(configBytes.toString("utf8"))) : {};
+  } catch (err) {
+    if (!(err instanceof SyntaxError)) throw err;
+    return { record: notADisk(base, "image config is not valid JSON") };
+  }
+  try {
+    for (const layer of [...layers].reverse()) {
+      if (isExternalBlob(layer)) continue;
+      const probe = await probeLayer(layerSource(blobs, layer), limits, signal);
+      if (!probe) continue;
+      const record: DiskImageRecord = {
+        ...base,
+        status: "indexing",
+        format: probe.format,
+        virtualSize: probe.virtualSize,
+        unpackedSize: probe.size,
+        diskFile: probe.path,
+        layerDigest: layer.digest,
+        cdrom: probe.cdrom,
+        details: probe.details,
+        labelMismatch: labelMismatch(base.labels, { format: probe.format, virtualSize: probe.virtualSize, unpackedSize: probe.size }),
+        indexedAt: null,
+      };
+      return { record, checksum: { layer, probe } };
+    }
+  } catch (err) {
+    if (isInspectionError(err)) return { record: notADisk(base, err.reason) };
+    throw err;
+  }
+  return { record: notADisk(base, layers.length === 0 ? "image has no layers" : "no layer holds a disk/<file>") };
+}
+
+/** The checksum pass: the probed row, completed with the disk file's sha256 and md5, or failed. */
+export async function checksumManifest(
+  probed: DiskImageRecord,
+  layer: Descriptor,
+  blobs: BlobReader,
+  limits: DiskLimits,
+  signal: AbortSignal,
+): Promise<DiskImageRecord> {
+  try {
+    const sums = await checksumLayer(layerSource(blobs, layer), limits, signal);
+    return { ...probed, status: "ready", sha256: sums.sha256, md5: sums.md5, indexedAt: Date.now() };
+  } catch (err) {
+    if (isInspectionError(err)) return notADisk(probed, err.reason);
+    throw err;
+  }
+}

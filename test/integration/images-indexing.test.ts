@@ -1,0 +1,105 @@
+import assert from "node:assert/strict";
+import { rmSync } from "node:fs";
+import path from "node:path";
+import { after, before, describe, test } from "node:test";
+import BetterSqlite3 from "better-sqlite3";
+import { TestClient } from "../helpers/client.js";
+import { diskLayer, makeRaw, sha256sum } from "../helpers/disk-images.js";
+import { getImageEntry, pushDiskImage, waitForImage } from "../helpers/disk-push.js";
+import { startTestServer, tempDir, type TestServer } from "../helpers/server.js";
+
+const MiB = 1024 * 1024;
+
+describe("the index works behind the push", () => {
+  let dir: string;
+  let large: Buffer;
+  let largeFile: string;
+  let small: Buffer;
+  before(async () => {
+    dir = tempDir("dvcr-indexing-");
+    largeFile = makeRaw(dir, "large.img", "160M", 160 * MiB);
+    large = await diskLayer(largeFile);
+    small = await diskLayer(makeRaw(dir, "small.img", "1M", MiB));
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  test("a manifest PUT returns before its disk is indexed; the image reads `indexing` until then", async () => {
+    const server = await startTestServer();
+    try {
+      const client = new TestClient(server.url);
+      // Blobs first (their upload time is the client's, whatever the disk size), then the manifests.
+      const bigPush = await pushDiskImage(client, "cvi/large", "latest", large);
+      const returnedAt = Date.now();
+      const smallPush = await pushDiskImage(client, "cvi/small", "latest", small);
+      assert.equal(bigPush.response.status, 201);
+      assert.equal(smallPush.response.status, 201);
+      // Straight after the PUTs the large disk (160 MiB to hash) cannot be done yet.
+      const early = await getImageEntry(client, "cvi/large");
+      assert.equal(early.status, "indexing");
+      assert.equal(early.sha256, null);
+      const done = await waitForImage(client, "cvi/large");
+      assert.ok(Date.parse(done.indexedAt!) >= returnedAt, "indexing finished after the manifest PUT had returned");
+      assert.equal(done.sha256, sha256sum(largeFile));
+      assert.equal(done.virtualSize, 160 * MiB);
+      assert.equal((await waitForImage(client, "cvi/small")).format, "raw");
+    } finally {
+      await server.dispose();
+    }
+  });
+
+  test("work left at shutdown, and manifests from before the index existed, are indexed at start-up", async () => {
+    const root = tempDir("dvcr-resume-");
+    let server: TestServer | undefined = await startTestServer({}, root);
+    try {
+      let client = new TestClient(server.url);
+      const pushed = await pushDiskImage(client, "vi/ns/large", "latest", large);
+      await pushDiskImage(client, "vi/ns/small", "latest", small);
+      await server.close(); // at once: the large disk's checksum pass is cut short
+      server = await startTestServer({}, root);
+      client = new TestClient(server.url);
+      const resumed = await waitForImage(client, "vi/ns/large");
+      assert.equal(resumed.digest, pushed.manifestDigest);
+      assert.equal(resumed.sha256, sha256sum(largeFile));
+      assert.equal((await waitForImage(client, "vi/ns/small")).status, "ready");
+      await server.close();
+
+      // As if these manifests had been pushed before this dvcr had a disk index.
+      const db = new BetterSqlite3(path.join(root, "meta.db"));
+      db.exec("DELETE FROM disk_images");
+      db.close();
+      server = await startTestServer({}, root);
+      client = new TestClient(server.url);
+      assert.equal((await waitForImage(client, "vi/ns/small")).format, "raw");
+      assert.equal((await waitForImage(client, "vi/ns/large")).sha256, sha256sum(largeFile));
+    } finally {
+      await server?.close();
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  test("metrics: images by kind and format, virtual and stored bytes", async () => {
+    const server = await startTestServer();
+    try {
+      const client = new TestClient(server.url);
+      await pushDiskImage(client, "cvi/m1", "latest", small);
+      // The same manifest under a second tag is still one image.
+      const manifest = await client.fetch("/v2/cvi/m1/manifests/latest");
+      const type = manifest.headers.get("content-type")!;
+      assert.equal((await client.pushManifest("cvi/m1", "stable", await manifest.text(), type)).status, 201);
+      await pushDiskImage(client, "vd/ns/m2", "latest", small);
+      await client.pushImage("library/app", "v1");
+      for (const repo of ["cvi/m1", "vd/ns/m2"]) await waitForImage(client, repo);
+      await waitForImage(client, "library/app", "?tag=v1");
+      const text = await (await client.fetch("/metrics")).text();
+      const value = (series: string) => Number(new RegExp(`^${series.replace(/[{}]/g, "\\$&")} (\\S+)$`, "m").exec(text)?.[1]);
+      assert.equal(value('dvcr_images{kind="ClusterVirtualImage",format="raw"}'), 1);
+      assert.equal(value('dvcr_images{kind="VirtualDisk",format="raw"}'), 1);
+      assert.equal(value('dvcr_images{kind="Image",format="none"}'), 1);
+      assert.equal(value('dvcr_images_virtual_bytes{kind="ClusterVirtualImage"}'), MiB);
+      assert.equal(value('dvcr_images_stored_bytes{kind="VirtualDisk"}'), small.length);
+      assert.equal(value('dvcr_disk_index_queued{pass="checksum"}'), 0);
+    } finally {
+      await server.dispose();
+    }
+  });
+});
