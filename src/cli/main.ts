@@ -5,7 +5,9 @@ import { createLogger } from "../http/logger.js";
 import { startServer } from "../http/server.js";
 import { RootLockedError } from "../meta/index.js";
 import { gcCommand } from "./gc.js";
+import { inspectCommand } from "./inspect.js";
 import { CliUsageError } from "./ops-command.js";
+import { reindexCommand } from "./reindex.js";
 import { scrubCommand } from "./scrub.js";
 
 const HELP = `dvcr — an OCI registry for virtual machine disk images
@@ -14,12 +16,16 @@ Usage:
   dvcr serve [--listen HOST:PORT] [--root DIR] [--config FILE] [--log-level LEVEL] [--tls-cert FILE --tls-key FILE]
   dvcr gc [--root DIR | --url URL] [--dry-run] [--grace DURATION] [--keep-repositories FILE]
   dvcr scrub [--root DIR | --url URL] [--repository NAME] [--repair]
+  dvcr inspect <repository>[:tag|@digest] [--root DIR | --url URL] [--json]
+  dvcr reindex [--root DIR]
   dvcr --help | --version
 
 Commands:
   serve     Run the registry (OCI Distribution-spec v1.1 on http://HOST:PORT/v2/).
   gc        Garbage-collect a stopped registry's root, or a running one (--url); dvcr gc --help
   scrub     Re-hash stored blobs against their digests; dvcr scrub --help
+  inspect   What the disk-image index knows about an image (format, sizes, checksums); dvcr inspect --help
+  reindex   Inspect every manifest of a stopped registry again; dvcr reindex --help
 
 Options (each also from the environment, and from the YAML config file):
   --listen HOST:PORT   address to listen on              DVCR_LISTEN   default 127.0.0.1:5000
@@ -76,6 +82,10 @@ async function main(argv: string[]): Promise<void> {
       return gcCommand(rest);
     case "scrub":
       return scrubCommand(rest);
+    case "inspect":
+      return inspectCommand(rest);
+    case "reindex":
+      return reindexCommand(rest);
     case "--version":
     case "-v":
       process.stdout.write("dvcr 0.1.0\n");
