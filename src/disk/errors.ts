@@ -3,9 +3,16 @@
  * stores `reason` next to `format: null`. Anything else thrown is a fault of ours (or of the
  * storage) and is reported as such.
  */
+const MAX_REASON = 512;
+
 export class InspectionError extends Error {
-  constructor(readonly reason: string) {
-    super(reason);
+  readonly reason: string;
+
+  constructor(reason: string) {
+    // Reasons quote names from the layer (a pax path may be megabytes): keep what we store short.
+    const bounded = reason.length > MAX_REASON ? `${reason.slice(0, MAX_REASON)}…` : reason;
+    super(bounded);
+    this.reason = bounded;
     this.name = "InspectionError";
   }
 }

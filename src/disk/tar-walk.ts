@@ -7,6 +7,7 @@ import type { DiskLimits } from "./limits.js";
 
 /** The directory the platform's importers read: the disk is the one regular file in it. */
 const DISK_DIR = "disk";
+const MAX_NAME_BYTES = 255;
 
 /** A `disk/<file>` entry as the visitor sees it. */
 export interface DiskEntry {
@@ -45,6 +46,8 @@ function classify(name: string, type: string | null | undefined): Classified {
   if (parts.includes("..")) throw new InspectionError(`unsafe path in layer: ${JSON.stringify(name)}`);
   if (parts.length !== 2 || parts[0] !== DISK_DIR || parts[1]!.startsWith(".wh.")) return { kind: "other" };
   const path = parts.join("/");
+  // No filesystem takes a longer name (NAME_MAX): no importer could write this disk out.
+  if (Buffer.byteLength(parts[1]!) > MAX_NAME_BYTES) throw new InspectionError(`disk file name is longer than ${MAX_NAME_BYTES} bytes`);
   if (type === "file" || type === "contiguous-file") return { kind: "disk", path };
   if (type === "directory") return { kind: "other" };
   throw new InspectionError(`${path} is a ${type ?? "special file"}, not a regular file`);

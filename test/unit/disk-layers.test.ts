@@ -151,6 +151,17 @@ describe("hostile layers are judged, with bounded work", () => {
     await rejectsWith(probe(layer), /unsafe path in layer: "disk\/\.\.\/\.\.\/etc\/x"/);
   });
 
+  test("names from the layer are bounded: a 300-byte disk name, a 100 KiB traversal path", async () => {
+    await rejectsWith(probe(bufferSource(await tarLayer([{ name: `disk/${"x".repeat(300)}`, data: Buffer.alloc(10) }]))), /longer than 255 bytes/);
+    const long = `disk/${"a/".repeat(50_000)}../x`;
+    await assert.rejects(probe(bufferSource(await tarLayer([{ name: long, data: Buffer.alloc(1) }]))), (err: unknown) => {
+      assert.ok(err instanceof InspectionError);
+      assert.match(err.reason, /^unsafe path in layer/);
+      assert.ok(err.reason.length <= 513, `reason of ${err.reason.length} characters`);
+      return true;
+    });
+  });
+
   test("disk/<file> as a symlink or hard link", async () => {
     for (const type of ["symlink", "link"] as const) {
       const layer = bufferSource(await tarLayer([{ name: "disk/d.qcow2", type, linkname: "/etc/shadow" }]));
