@@ -1,3 +1,4 @@
+import type { Socket } from "node:net";
 import type { Context, Next } from "koa";
 import { httpReceivedBytes, httpRequestDuration, httpRequests, httpSentBytes, uploadsInProgress } from "../metrics/http.js";
 
@@ -9,16 +10,21 @@ function streamsUpload(ctx: Context): boolean {
 }
 
 /**
+ * Socket counters already attributed to earlier requests. Node reads the first body bytes along
+ * with the headers, before any middleware runs, so a request is charged with everything the
+ * socket moved since the previous request on it finished (HTTP/1.1 without pipelining).
+ */
+const accounted = new WeakMap<Socket, { read: number; written: number }>();
+
+/**
  * Request count, duration and bytes, recorded when the response has been sent (Koa streams a
  * blob body after the middleware returned, so `finally` would be too early) or the client went
- * away. Bytes are the socket's counters around the request, headers included.
+ * away. Bytes include headers.
  */
 export function httpMetrics() {
   return async function recordHttpMetrics(ctx: Context, next: Next): Promise<void> {
     const started = process.hrtime.bigint();
     const socket = ctx.req.socket;
-    const readBefore = socket.bytesRead;
-    const writtenBefore = socket.bytesWritten;
     const uploading = streamsUpload(ctx);
     if (uploading) uploadsInProgress.inc();
     let recorded = false;
@@ -30,8 +36,11 @@ export function httpMetrics() {
       const method = ctx.method;
       httpRequests.inc({ route, method, status: String(ctx.res.statusCode) });
       httpRequestDuration.observe({ route, method }, Number(process.hrtime.bigint() - started) / 1e9);
-      httpReceivedBytes.inc({ route }, Math.max(0, socket.bytesRead - readBefore));
-      httpSentBytes.inc({ route }, Math.max(0, socket.bytesWritten - writtenBefore));
+      const before = accounted.get(socket) ?? { read: 0, written: 0 };
+      const now = { read: socket.bytesRead, written: socket.bytesWritten };
+      accounted.set(socket, now);
+      httpReceivedBytes.inc({ route }, Math.max(0, now.read - before.read));
+      httpSentBytes.inc({ route }, Math.max(0, now.written - before.written));
     };
     ctx.res.once("finish", record);
     ctx.res.once("close", record);
