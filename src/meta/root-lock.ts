@@ -25,6 +25,8 @@ export class RootLock {
   static acquire(root: string): RootLock {
     const db = new BetterSqlite3(path.join(root, "dvcr.lock"), { timeout: 0 });
     try {
+      // The journal in memory: the lock file is the only file the lock leaves in the root.
+      db.pragma("journal_mode = MEMORY");
       db.exec("BEGIN EXCLUSIVE");
     } catch (err) {
       db.close();

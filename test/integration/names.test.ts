@@ -47,7 +47,7 @@ describe("repository names: spec grammar, no traversal", () => {
     const res = await client.fetch("/v2/a/../../etc/blobs/uploads/", { method: "POST" });
     // fetch normalises the URL to /etc/blobs/uploads/ which is no route of ours.
     assert.equal(res.status, 404);
-    assert.deepEqual(readdirSync(server.root).sort(), ["blobs", "meta.db", "meta.db-shm", "meta.db-wal", "uploads"]);
+    assert.deepEqual(readdirSync(server.root).sort(), ["blobs", "dvcr.lock", "meta.db", "meta.db-shm", "meta.db-wal", "uploads"]);
   });
 
   test("valid names of the spec grammar are accepted", async () => {
