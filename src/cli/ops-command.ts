@@ -1,7 +1,6 @@
-import pino, { type Logger } from "pino";
-import { loadConfig, type Config } from "../config/config.js";
+import type { Config } from "../config/config.js";
 import { Operations } from "../gc/operations.js";
-import { Registry } from "../registry/index.js";
+import { withStoppedRegistry } from "./offline-registry.js";
 
 /** Options shared by `dvcr gc` and `dvcr scrub`: where the registry is. */
 export const TARGET_OPTIONS = {
@@ -37,20 +36,15 @@ export async function callRunningRegistry(url: string, path: string, body: unkno
 }
 
 /**
- * Open a stopped registry's data root for one operation. Refuses (RootLockedError) while a
- * server runs on it: GC's coordination with uploads lives inside the server process.
+ * Run one operation on a stopped registry's data root. Refuses (RootLockedError) while a server
+ * runs on it: GC's coordination with uploads lives inside the server process. Upload sessions
+ * are reconciled first, as at server start, so GC sees the same state a server would.
  */
-export async function withOfflineRegistry<T>(target: Target, fn: (ops: Operations, config: Config) => Promise<T>): Promise<T> {
-  const config = loadConfig({ configFile: target.config, root: target.root, logLevel: target["log-level"] });
-  // Logs go to stderr: stdout carries the JSON report.
-  const logger: Logger = pino({ level: config.log.level, base: { service: "dvcr" } }, pino.destination(2));
-  const registry = await Registry.open(config);
-  try {
+export function withOfflineRegistry<T>(target: Target, fn: (ops: Operations, config: Config) => Promise<T>): Promise<T> {
+  return withStoppedRegistry(target, async (registry, logger) => {
     await registry.uploads.recover();
-    return await fn(Operations.of(registry, logger), config);
-  } finally {
-    registry.close();
-  }
+    return fn(Operations.of(registry, logger), registry.config);
+  });
 }
 
 export function printJson(value: unknown): void {
