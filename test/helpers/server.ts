@@ -52,7 +52,11 @@ export async function startChildServer(root: string, extraArgs: string[] = []): 
   const url = await new Promise<string>((resolve, reject) => {
     let buffered = "";
     let stderr = "";
-    const timer = setTimeout(() => reject(new Error(`dvcr did not start: ${stderr}`)), 15_000);
+    const timer = setTimeout(() => {
+      // Kill it: a child left running keeps the test file's process (and the whole run) alive.
+      child.kill("SIGKILL");
+      reject(new Error(`dvcr did not start: ${stderr}`));
+    }, 15_000);
     child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
     child.stdout!.on("data", (d: Buffer) => {
       buffered += d.toString();
