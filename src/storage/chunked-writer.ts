@@ -3,10 +3,18 @@ import type { Hash } from "node:crypto";
 
 /**
  * Network reads arrive in ~64 KiB pieces; hashing and writing them one by one costs a third
- * of the throughput. We gather them into 1 MiB blocks, hash each block once and write it at
- * its file position. Memory stays at one block whatever the blob size.
+ * of the throughput. We gather them into 1 MiB blocks and hash each block once.
  */
 export const BLOCK_SIZE = 1024 * 1024;
+
+/**
+ * Blocks handed to the kernel while the next ones fill and hash. Copying a block into the page
+ * cache costs about as much as receiving and hashing it (the kernel's side of a buffered write,
+ * measured with `dd`), so waiting for each write before reading on makes a push take the sum of
+ * the two; a few writes in flight (libuv's thread pool) make it take the larger. Memory stays at
+ * this many blocks whatever the blob size.
+ */
+export const BLOCKS_IN_FLIGHT = 4;
 
 export interface WriteResult {
   bytes: number;
@@ -23,50 +31,74 @@ export interface WriteHashedOptions {
   limit?: number;
   /** Asked before each block is written (e.g. the free-space reserve); throwing stops the copy. */
   beforeBlock?: (blockBytes: number) => void | Promise<void>;
-  /** Told after each block is written. */
-  onBlock?: (bytesSoFar: number) => void | Promise<void>;
 }
 
 /**
  * Copy `source` into `file` starting at `position`, updating `hash` with exactly the bytes
- * written.
+ * written, in order. When this resolves every byte is written (not yet fsync'd); when it
+ * rejects, no write is still running, so the caller may truncate and close the file at once.
  */
 export async function writeHashed(
   source: AsyncIterable<Buffer | string>,
   file: FileHandle,
   position: number,
   hash: Hash,
-  { limit = Number.POSITIVE_INFINITY, beforeBlock, onBlock }: WriteHashedOptions = {},
+  { limit = Number.POSITIVE_INFINITY, beforeBlock }: WriteHashedOptions = {},
 ): Promise<WriteResult> {
-  let block = Buffer.allocUnsafe(BLOCK_SIZE);
+  const spare: Buffer[] = [];
+  // Writes in flight, oldest first. They never reject: a failure is kept and thrown by us.
+  const inFlight: Promise<void>[] = [];
+  let failure: { error: unknown } | undefined;
+  let block: Buffer = Buffer.allocUnsafe(BLOCK_SIZE);
   let filled = 0;
-  let written = 0;
+  let queued = 0;
+
+  const writeBlock = async (data: Buffer, at: number): Promise<void> => {
+    let off = 0;
+    while (off < data.length) {
+      const { bytesWritten } = await file.write(data, off, data.length - off, at + off);
+      off += bytesWritten;
+    }
+  };
+  const throwIfFailed = () => {
+    if (failure) throw failure.error;
+  };
   const flush = async () => {
     if (filled === 0) return;
     await beforeBlock?.(filled);
     const data = block.subarray(0, filled);
     hash.update(data);
-    let off = 0;
-    while (off < filled) {
-      const { bytesWritten } = await file.write(data, off, filled - off, position + written + off);
-      off += bytesWritten;
-    }
-    written += filled;
+    const owner = block;
+    inFlight.push(
+      writeBlock(data, position + queued).then(
+        () => void spare.push(owner),
+        (error: unknown) => void (failure ??= { error }),
+      ),
+    );
+    queued += filled;
     filled = 0;
-    await onBlock?.(written);
+    if (inFlight.length >= BLOCKS_IN_FLIGHT) await inFlight.shift();
+    throwIfFailed();
+    block = spare.pop() ?? Buffer.allocUnsafe(BLOCK_SIZE);
   };
-  for await (const piece of source) {
-    let chunk = typeof piece === "string" ? Buffer.from(piece) : piece;
-    if (written + filled + chunk.length > limit) throw new LimitExceededError(limit);
-    while (chunk.length > 0) {
-      const n = Math.min(chunk.length, BLOCK_SIZE - filled);
-      chunk.copy(block, filled, 0, n);
-      filled += n;
-      chunk = chunk.subarray(n);
-      if (filled === BLOCK_SIZE) await flush();
+
+  try {
+    for await (const piece of source) {
+      let chunk = typeof piece === "string" ? Buffer.from(piece) : piece;
+      if (queued + filled + chunk.length > limit) throw new LimitExceededError(limit);
+      while (chunk.length > 0) {
+        const n = Math.min(chunk.length, BLOCK_SIZE - filled);
+        chunk.copy(block, filled, 0, n);
+        filled += n;
+        chunk = chunk.subarray(n);
+        if (filled === BLOCK_SIZE) await flush();
+      }
     }
+    await flush();
+  } finally {
+    // Whatever happened, no write may outlive this call (the caller truncates and closes next).
+    await Promise.all(inFlight);
   }
-  await flush();
-  block = Buffer.alloc(0);
-  return { bytes: written };
+  throwIfFailed();
+  return { bytes: queued };
 }

@@ -16,7 +16,6 @@ interface HashState {
 export interface AppendOptions {
   /** The exact number of bytes the client declared; more or fewer is refused and rolled back. */
   length?: number;
-  onProgress?: (bytes: number) => void | Promise<void>;
 }
 
 /**
@@ -61,7 +60,6 @@ export class UploadFiles {
     try {
       const { bytes } = await writeHashed(source, handle, offset, hash, {
         limit: opts.length,
-        onBlock: opts.onProgress,
         // The reserve is checked for every block, so an undeclared stream stops in time too.
         beforeBlock: async (blockBytes) => {
           await this.capacity.ensureRoom(blockBytes);

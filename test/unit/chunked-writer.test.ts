@@ -1,0 +1,111 @@
+import assert from "node:assert/strict";
+import { createHash, randomBytes } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { open, type FileHandle } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { describe, test } from "node:test";
+import { BLOCKS_IN_FLIGHT, BLOCK_SIZE, LimitExceededError, writeHashed } from "../../src/storage/chunked-writer.js";
+
+/** Pieces of uneven sizes, as a socket delivers them. */
+async function* pieces(data: Buffer, sizes = [65_536, 1, 300_000, 7, 1_048_576, 12_345]): AsyncGenerator<Buffer> {
+  for (let off = 0, i = 0; off < data.length; i++) {
+    const n = Math.min(sizes[i % sizes.length]!, data.length - off);
+    yield data.subarray(off, off + n);
+    off += n;
+  }
+}
+
+/** A FileHandle whose writes are slow, may fail, and are watched (how many run at once, are any left running). */
+class WatchedFile {
+  running = 0;
+  maxRunning = 0;
+  writes = 0;
+  readonly bytes = new Map<number, Buffer>();
+  constructor(private readonly failAt?: number) {}
+  async write(data: Buffer, offset: number, length: number, position: number): Promise<{ bytesWritten: number }> {
+    const n = ++this.writes;
+    this.running++;
+    this.maxRunning = Math.max(this.maxRunning, this.running);
+    try {
+      await new Promise((r) => setTimeout(r, 2));
+      if (n === this.failAt) throw Object.assign(new Error("EIO: i/o error, write"), { code: "EIO" });
+      // Half of each request: the caller must loop on short writes.
+      const written = Math.max(1, Math.floor(length / 2));
+      this.bytes.set(position, Buffer.from(data.subarray(offset, offset + written)));
+      return { bytesWritten: written };
+    } finally {
+      this.running--;
+    }
+  }
+  asHandle(): FileHandle {
+    return this as unknown as FileHandle;
+  }
+  content(): Buffer {
+    const parts = [...this.bytes].sort((a, b) => a[0] - b[0]);
+    return Buffer.concat(parts.map(([, b]) => b));
+  }
+}
+
+describe("writeHashed: blocks written while the next ones fill", () => {
+  test("writes every byte at its position and hashes exactly those bytes, in order", async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "dvcr-writer-"));
+    try {
+      const file = path.join(dir, "upload");
+      const prefix = Buffer.from("already committed bytes");
+      const data = randomBytes(5 * BLOCK_SIZE + 777);
+      const handle = await open(file, "w+");
+      await handle.write(prefix, 0, prefix.length, 0);
+      const hash = createHash("sha256");
+      const { bytes } = await writeHashed(pieces(data), handle, prefix.length, hash);
+      await handle.close();
+      assert.equal(bytes, data.length);
+      assert.deepEqual(readFileSync(file), Buffer.concat([prefix, data]));
+      assert.equal(hash.digest("hex"), createHash("sha256").update(data).digest("hex"));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("keeps at most BLOCKS_IN_FLIGHT writes running and finishes short writes", async () => {
+    const file = new WatchedFile();
+    const data = randomBytes(12 * BLOCK_SIZE);
+    await writeHashed(pieces(data), file.asHandle(), 0, createHash("sha256"));
+    assert.ok(file.maxRunning > 1, "writes overlap");
+    assert.ok(file.maxRunning <= BLOCKS_IN_FLIGHT, `${file.maxRunning} writes at once`);
+    assert.equal(file.running, 0);
+    assert.deepEqual(file.content(), data);
+  });
+
+  test("a failed write rejects the copy with its error, and no write outlives it", async () => {
+    const file = new WatchedFile(5);
+    await assert.rejects(writeHashed(pieces(randomBytes(10 * BLOCK_SIZE)), file.asHandle(), 0, createHash("sha256")), { code: "EIO" });
+    assert.equal(file.running, 0, "the caller may truncate and close at once");
+  });
+
+  test("more bytes than the limit reject with LimitExceededError, and no write outlives it", async () => {
+    const file = new WatchedFile();
+    const limit = 6 * BLOCK_SIZE;
+    await assert.rejects(
+      writeHashed(pieces(randomBytes(limit + 1)), file.asHandle(), 0, createHash("sha256"), { limit }),
+      (err: unknown) => err instanceof LimitExceededError && err.limit === limit,
+    );
+    assert.equal(file.running, 0);
+  });
+
+  test("beforeBlock refusing a block stops the copy before that block is written", async () => {
+    const file = new WatchedFile();
+    let asked = 0;
+    const refuse = new Error("no room");
+    await assert.rejects(
+      writeHashed(pieces(randomBytes(8 * BLOCK_SIZE)), file.asHandle(), 0, createHash("sha256"), {
+        beforeBlock: () => {
+          if (++asked === 3) throw refuse;
+        },
+      }),
+      (err: unknown) => err === refuse,
+    );
+    assert.equal(file.running, 0);
+    assert.equal(file.content().length, 2 * BLOCK_SIZE, "only the blocks before the refusal were written");
+  });
+});
