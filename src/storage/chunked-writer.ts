@@ -8,11 +8,11 @@ import type { Hash } from "node:crypto";
 export const BLOCK_SIZE = 1024 * 1024;
 
 /**
- * Blocks handed to the kernel while the next ones fill and hash. Copying a block into the page
+ * Blocks queued for the kernel while the next ones fill and hash. Copying a block into the page
  * cache costs about as much as receiving and hashing it (the kernel's side of a buffered write,
- * measured with `dd`), so waiting for each write before reading on makes a push take the sum of
- * the two; a few writes in flight (libuv's thread pool) make it take the larger. Memory stays at
- * this many blocks whatever the blob size.
+ * measured with `dd` and `perf`), so waiting for each write before reading on makes a push take
+ * the sum of the two; a short queue written by libuv's thread pool makes it take the larger.
+ * Memory stays at this many blocks whatever the blob size.
  */
 export const BLOCKS_IN_FLIGHT = 4;
 
@@ -69,11 +69,17 @@ export async function writeHashed(
     const data = block.subarray(0, filled);
     hash.update(data);
     const owner = block;
+    const at = position + queued;
+    // Each write starts when the one before it ends: one writer at a time never contends for the
+    // file's lock, and the file only ever grows as a prefix of the upload.
+    const previous = inFlight[inFlight.length - 1] ?? Promise.resolve();
     inFlight.push(
-      writeBlock(data, position + queued).then(
-        () => void spare.push(owner),
-        (error: unknown) => void (failure ??= { error }),
-      ),
+      previous
+        .then(() => (failure ? undefined : writeBlock(data, at)))
+        .then(
+          () => void spare.push(owner),
+          (error: unknown) => void (failure ??= { error }),
+        ),
     );
     queued += filled;
     filled = 0;

@@ -67,13 +67,30 @@ describe("writeHashed: blocks written while the next ones fill", () => {
     }
   });
 
-  test("keeps at most BLOCKS_IN_FLIGHT writes running and finishes short writes", async () => {
-    const file = new WatchedFile();
+  test("writes one block at a time, in order, while the next blocks are read ahead (bounded)", async () => {
     const data = randomBytes(12 * BLOCK_SIZE);
-    await writeHashed(pieces(data), file.asHandle(), 0, createHash("sha256"));
-    assert.ok(file.maxRunning > 1, "writes overlap");
-    assert.ok(file.maxRunning <= BLOCKS_IN_FLIGHT, `${file.maxRunning} writes at once`);
-    assert.equal(file.running, 0);
+    let read = 0;
+    async function* counted(): AsyncGenerator<Buffer> {
+      for await (const piece of pieces(data)) {
+        read += piece.length;
+        yield piece;
+      }
+    }
+    const file = new WatchedFile();
+    const leads: number[] = [];
+    const positions: number[] = [];
+    const write = file.write.bind(file);
+    file.write = (buf, offset, length, position) => {
+      leads.push(read - position);
+      positions.push(position);
+      return write(buf, offset, length, position);
+    };
+    await writeHashed(counted(), file.asHandle(), 0, createHash("sha256"));
+    assert.equal(file.maxRunning, 1, "one writer at a time");
+    assert.deepEqual(positions, [...positions].sort((a, b) => a - b), "the file grows as a prefix");
+    assert.ok(Math.max(...leads) > 2 * BLOCK_SIZE, "the source is read on while blocks are written");
+    // Queued blocks, the one filling, and one network piece: memory does not grow with the blob.
+    assert.ok(Math.max(...leads) <= (BLOCKS_IN_FLIGHT + 2) * BLOCK_SIZE + 1_048_576, `read ahead ${Math.max(...leads)} bytes`);
     assert.deepEqual(file.content(), data);
   });
 
