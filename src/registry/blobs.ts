@@ -1,4 +1,4 @@
-import type { ReadStream } from "node:fs";
+import type { FileHandle } from "node:fs/promises";
 import { RegistryError, type Digest } from "../oci/index.js";
 import type { Metadata } from "../meta/index.js";
 import type { BlobStore } from "../storage/index.js";
@@ -26,11 +26,11 @@ export class BlobService {
     return { digest, size };
   }
 
-  /** Stream bytes [start, end] of a blob the repository holds. */
-  async open(repository: string, digest: Digest, start: number, end: number): Promise<ReadStream> {
+  /** The file of a blob the repository holds, open for reading (the caller closes it). */
+  async openFile(repository: string, digest: Digest): Promise<FileHandle> {
     this.stat(repository, digest);
     try {
-      return await this.store.open(digest, start, end);
+      return await this.store.openFile(digest);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === "ENOENT") {
         // The row says stored but the file is gone: damage outside dvcr. Say so, never serve junk.

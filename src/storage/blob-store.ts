@@ -36,8 +36,13 @@ export class BlobStore {
   /** Open a byte range [start, end] (inclusive) for streaming. Rejects with ENOENT when absent. */
   async open(digest: Digest, start: number, end: number): Promise<ReadStream> {
     // Open first so that a missing file is an error here, before any response header is sent.
-    const file = await fs.open(this.layout.blobFile(digest), "r");
+    const file = await this.openFile(digest);
     return file.createReadStream({ start, end, highWaterMark: READ_BLOCK, autoClose: true });
+  }
+
+  /** The blob's file, open for reading (the caller closes it). Rejects with ENOENT when absent. */
+  async openFile(digest: Digest): Promise<fs.FileHandle> {
+    return fs.open(this.layout.blobFile(digest), "r");
   }
 
   /**

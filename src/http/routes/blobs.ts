@@ -2,6 +2,7 @@ import type Router from "@koa/router";
 import type { Context } from "koa";
 import { RegistryError } from "../../oci/index.js";
 import { byteRange, digestParam, repositoryParam } from "../request.js";
+import { sendFileRange } from "../send-file.js";
 import { respondEmpty, type RouteDeps } from "./context.js";
 
 /** GET/HEAD/DELETE /v2/<name>/blobs/<digest> */
@@ -44,12 +45,13 @@ export function blobRoutes(router: Router, { registry }: RouteDeps): void {
     }
     const start = range?.start ?? 0;
     const end = range?.end ?? blob.size - 1;
-    const stream = await registry.blobs.open(repository, digest, start, end);
+    // Opened before any header is set: a missing file is still a clean 404.
+    const file = await registry.blobs.openFile(repository, digest);
     ctx.status = range ? 206 : 200;
     if (range) ctx.set("Content-Range", `bytes ${start}-${end}/${blob.size}`);
-    ctx.body = stream;
     ctx.type = "application/octet-stream";
     ctx.length = end - start + 1;
+    await sendFileRange(ctx, file, start, end);
   });
 
   router.delete(path, async (ctx) => {
