@@ -47,23 +47,32 @@ export const dvcrLauncher: RegistryLauncher = {
     const url = await new Promise<string>((resolve, reject) => {
       let out = "";
       let err = "";
-      const timer = setTimeout(() => fail(new Error(`dvcr did not start within ${START_TIMEOUT_MS} ms: ${err}`)), START_TIMEOUT_MS);
-      const fail = (e: Error) => {
-        clearTimeout(timer);
-        child.kill("SIGKILL");
-        reject(e);
-      };
-      child.stderr!.on("data", (d: Buffer) => (err += d.toString()));
-      child.stdout!.on("data", function onData(d: Buffer) {
+      const onErr = (d: Buffer) => void (err += d.toString());
+      const onExit = (code: number | null) => fail(new Error(`dvcr exited with ${code} before listening: ${err}`));
+      const onOut = (d: Buffer) => {
         out += d.toString();
         const m = /"url":"(http:\/\/[^"]+)"/.exec(out);
         if (!m) return;
-        clearTimeout(timer);
-        child.stdout!.off("data", onData);
+        settle();
         resolve(m[1]!);
-      });
+      };
+      const settle = () => {
+        clearTimeout(timer);
+        child.stdout!.off("data", onOut);
+        child.stderr!.off("data", onErr);
+        child.off("error", fail);
+        child.off("exit", onExit);
+      };
+      const fail = (e: Error) => {
+        settle();
+        child.kill("SIGKILL");
+        reject(e);
+      };
+      const timer = setTimeout(() => fail(new Error(`dvcr did not start within ${START_TIMEOUT_MS} ms: ${err}`)), START_TIMEOUT_MS);
+      child.stderr!.on("data", onErr);
+      child.stdout!.on("data", onOut);
       child.once("error", fail);
-      child.once("exit", (code) => fail(new Error(`dvcr exited with ${code} before listening: ${err}`)));
+      child.once("exit", onExit);
     });
     // Keep draining its logs so a full pipe never stalls the server.
     child.stdout!.resume();

@@ -1,10 +1,9 @@
 import type { FileHandle } from "node:fs/promises";
 import type { ServerResponse } from "node:http";
 import type { Context } from "koa";
-import { pumpFileRange, type BlockSink } from "../storage/index.js";
+import { MEBIBYTE_BLOCKS, pumpFileRange, type BlockSink } from "../storage/index.js";
 
 /** 1 MiB blocks, 8 in rotation: 8 MiB per transfer (the fastest cold-cache pull of 1×8, 2×4, 2×8, 4×4 MiB in bench/). */
-const SEND_BLOCK = 1024 * 1024;
 const SEND_DEPTH = 8;
 
 /** The client closed the connection before the body was sent: nothing left to answer. */
@@ -40,7 +39,7 @@ export async function sendFileRange(ctx: Context, file: FileHandle, start: numbe
   try {
     ctx.respond = false;
     ctx.res.flushHeaders();
-    await pumpFileRange(file, start, end, responseSink(ctx.res), { blockSize: SEND_BLOCK, depth: SEND_DEPTH });
+    await pumpFileRange(file, start, end, responseSink(ctx.res), { blocks: MEBIBYTE_BLOCKS, depth: SEND_DEPTH });
     ctx.res.end();
   } catch (err) {
     if (err instanceof ClientGone) return;

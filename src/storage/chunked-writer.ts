@@ -1,11 +1,6 @@
 import type { FileHandle } from "node:fs/promises";
 import type { Hash } from "node:crypto";
-
-/**
- * Network reads arrive in ~64 KiB pieces; hashing and writing them one by one costs a third
- * of the throughput. We gather them into 1 MiB blocks and hash each block once.
- */
-export const BLOCK_SIZE = 1024 * 1024;
+import { MEBIBYTE_BLOCKS, type BlockPool } from "./block-pool.js";
 
 /**
  * Blocks queued for the kernel while the next ones fill and hash. Copying a block into the page
@@ -31,6 +26,11 @@ export interface WriteHashedOptions {
   limit?: number;
   /** Asked before each block is written (e.g. the free-space reserve); throwing stops the copy. */
   beforeBlock?: (blockBytes: number) => void | Promise<void>;
+  /**
+   * Where the blocks come from. Network reads arrive in ~64 KiB pieces; hashing and writing
+   * them one by one costs a third of the throughput, so they are gathered into blocks (1 MiB).
+   */
+  blocks?: BlockPool;
 }
 
 /**
@@ -43,13 +43,15 @@ export async function writeHashed(
   file: FileHandle,
   position: number,
   hash: Hash,
-  { limit = Number.POSITIVE_INFINITY, beforeBlock }: WriteHashedOptions = {},
+  { limit = Number.POSITIVE_INFINITY, beforeBlock, blocks = MEBIBYTE_BLOCKS }: WriteHashedOptions = {},
 ): Promise<WriteResult> {
+  const blockSize = blocks.blockSize;
+  // Blocks whose write has finished, ready to be filled again.
   const spare: Buffer[] = [];
   // Writes in flight, oldest first. They never reject: a failure is kept and thrown by us.
   const inFlight: Promise<void>[] = [];
   let failure: { error: unknown } | undefined;
-  let block: Buffer = Buffer.allocUnsafe(BLOCK_SIZE);
+  let block: Buffer = blocks.take();
   let filled = 0;
   let queued = 0;
 
@@ -83,9 +85,10 @@ export async function writeHashed(
     );
     queued += filled;
     filled = 0;
+    // At once, before any await: `block` must never name a block a write still holds.
+    block = spare.pop() ?? blocks.take();
     if (inFlight.length >= BLOCKS_IN_FLIGHT) await inFlight.shift();
     throwIfFailed();
-    block = spare.pop() ?? Buffer.allocUnsafe(BLOCK_SIZE);
   };
 
   try {
@@ -93,17 +96,19 @@ export async function writeHashed(
       let chunk = typeof piece === "string" ? Buffer.from(piece) : piece;
       if (queued + filled + chunk.length > limit) throw new LimitExceededError(limit);
       while (chunk.length > 0) {
-        const n = Math.min(chunk.length, BLOCK_SIZE - filled);
+        const n = Math.min(chunk.length, blockSize - filled);
         chunk.copy(block, filled, 0, n);
         filled += n;
         chunk = chunk.subarray(n);
-        if (filled === BLOCK_SIZE) await flush();
+        if (filled === blockSize) await flush();
       }
     }
     await flush();
   } finally {
     // Whatever happened, no write may outlive this call (the caller truncates and closes next).
     await Promise.all(inFlight);
+    // Every write has ended: no block is referenced any more.
+    for (const b of [block, ...spare]) blocks.give(b);
   }
   throwIfFailed();
   return { bytes: queued };

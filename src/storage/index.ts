@@ -4,3 +4,4 @@ export * from "./upload-files.js";
 export * from "./capacity.js";
 export * from "./blob-claims.js";
 export * from "./range-pump.js";
+export * from "./block-pool.js";

@@ -5,7 +5,10 @@ import { open, type FileHandle } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { describe, test } from "node:test";
-import { BLOCKS_IN_FLIGHT, BLOCK_SIZE, LimitExceededError, writeHashed } from "../../src/storage/chunked-writer.js";
+import { MEBIBYTE_BLOCKS } from "../../src/storage/block-pool.js";
+import { BLOCKS_IN_FLIGHT, LimitExceededError, writeHashed } from "../../src/storage/chunked-writer.js";
+
+const BLOCK_SIZE = MEBIBYTE_BLOCKS.blockSize;
 
 /** Pieces of uneven sizes, as a socket delivers them. */
 async function* pieces(data: Buffer, sizes = [65_536, 1, 300_000, 7, 1_048_576, 12_345]): AsyncGenerator<Buffer> {

@@ -5,6 +5,7 @@ import { open, type FileHandle } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
+import { BlockPool } from "../../src/storage/block-pool.js";
 import { pumpFileRange } from "../../src/storage/range-pump.js";
 
 const BLOCK = 64 * 1024;
@@ -41,7 +42,7 @@ describe("pumpFileRange: overlapped reads into reused buffers", () => {
     for (const [start, end] of ranges) {
       const got: Buffer[] = [];
       // Copies: the sink's promise resolving hands the buffer back for the next read.
-      await withFile((h) => pumpFileRange(h, start, end, async (b) => void got.push(Buffer.from(b)), { blockSize: BLOCK, depth: DEPTH }));
+      await withFile((h) => pumpFileRange(h, start, end, async (b) => void got.push(Buffer.from(b)), { blocks: new BlockPool(BLOCK, 8), depth: DEPTH }));
       assert.deepEqual(Buffer.concat(got), data.subarray(start, end + 1), `${start}-${end}`);
     }
   });
@@ -65,7 +66,7 @@ describe("pumpFileRange: overlapped reads into reused buffers", () => {
           held.delete(block.buffer);
           sent += block.length;
         },
-        { blockSize: BLOCK, depth: DEPTH },
+        { blocks: new BlockPool(BLOCK, 8), depth: DEPTH },
       ),
     );
     assert.equal(sent, data.length);
@@ -84,7 +85,7 @@ describe("pumpFileRange: overlapped reads into reused buffers", () => {
           async () => {
             if (++calls === 2) throw gone;
           },
-          { blockSize: BLOCK, depth: DEPTH },
+          { blocks: new BlockPool(BLOCK, 8), depth: DEPTH },
         ),
         (err: unknown) => err === gone,
       );
@@ -95,7 +96,7 @@ describe("pumpFileRange: overlapped reads into reused buffers", () => {
   test("a file shorter than the range is an error, not a short transfer", async () => {
     await withFile((h) =>
       assert.rejects(
-        pumpFileRange(h, 0, data.length + BLOCK, async () => undefined, { blockSize: BLOCK, depth: DEPTH }),
+        pumpFileRange(h, 0, data.length + BLOCK, async () => undefined, { blocks: new BlockPool(BLOCK, 8), depth: DEPTH }),
         /file ended at/,
       ),
     );
