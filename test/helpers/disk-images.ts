@@ -9,7 +9,17 @@ import type { LayerSource } from "../../src/disk/index.js";
 /** Real disk images for tests, made by qemu-img and xorriso (see ../../../shared/CLIENTS.md). */
 
 export function qemuImg(...args: string[]): string {
-  return execFileSync("qemu-img", args, { encoding: "utf8" });
+  // qemu times its LUKS key-derivation benchmark with getrusage; on a loaded machine that can
+  // read zero CPU and qemu gives up ("Unable to get accurate CPU usage"). That is the host, not
+  // the image: try again, a bounded number of times.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return execFileSync("qemu-img", args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+    } catch (err) {
+      const stderr = String((err as { stderr?: unknown }).stderr ?? "");
+      if (attempt >= 5 || !stderr.includes("Unable to get accurate CPU usage")) throw err;
+    }
+  }
 }
 
 /** What qemu says about an image: the reference our detection must agree with. */

@@ -63,7 +63,7 @@ describe("disk format detection agrees with qemu-img", () => {
       name: "qcow2 encrypted with LUKS",
       make: () => {
         const f = path.join(dir, "luks.qcow2");
-        qemuImg("create", "-q", "--object", "secret,id=sec0,data=dvcr", "-f", "qcow2", "-o", "encrypt.format=luks,encrypt.key-secret=sec0,encrypt.iter-time=10", f, "64M");
+        qemuImg("create", "-q", "--object", "secret,id=sec0,data=dvcr", "-f", "qcow2", "-o", "encrypt.format=luks,encrypt.key-secret=sec0,encrypt.iter-time=200", f, "64M");
         return f;
       },
       format: "qcow2",
