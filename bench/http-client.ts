@@ -44,12 +44,20 @@ export async function request(method: string, url: string, { headers = {}, file,
     });
     req.once("error", reject);
   });
+  let sent: Promise<void>;
   if (file && length > 0) {
-    await pipeline(createReadStream(file.path, { start: file.start, end: file.end, highWaterMark: READ_SIZE }), req);
+    sent = pipeline(createReadStream(file.path, { start: file.start, end: file.end, highWaterMark: READ_SIZE }), req);
   } else {
     req.end(body);
+    sent = Promise.resolve();
   }
-  return replied;
+  // Both at once: whichever fails first is the error, and the other's failure is not left unhandled.
+  try {
+    const [reply] = await Promise.all([replied, sent]);
+    return reply;
+  } catch (err) {
+    throw new Error(`${method} ${url}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  }
 }
 
 export function expectStatus(reply: Reply, expected: number, what: string): Reply {

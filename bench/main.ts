@@ -144,7 +144,11 @@ async function main(argv: string[]): Promise<void> {
           [referenceLauncher, r],
         ] as const) {
           log(`pair ${pair + 1}/${pairs}: ${phase.name} phase, ${launcher.kind}`);
-          Object.assign(samples, await phase.run(launcher, plan, `${launcher.kind}-${phase.name}`));
+          try {
+            Object.assign(samples, await phase.run(launcher, plan, `${launcher.kind}-${phase.name}`));
+          } catch (err) {
+            throw new Error(`pair ${pair + 1}, ${phase.name} phase, ${launcher.kind}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+          }
         }
       }
       dvcr.push(d);

@@ -135,7 +135,15 @@ export const referenceLauncher: RegistryLauncher = {
   },
 };
 
+/** Servers still running; killed if the benchmark itself dies, so none outlives it. */
+const live = new Set<ChildProcess>();
+process.once("exit", () => {
+  for (const child of live) child.kill("SIGKILL");
+});
+
 function running(child: ChildProcess, url: string, idle: RunningRegistry["idle"]): RunningRegistry {
+  live.add(child);
+  child.once("exit", () => live.delete(child));
   const exited = new Promise<void>((resolve) => {
     if (child.exitCode !== null || child.signalCode !== null) resolve();
     else child.once("exit", () => resolve());
