@@ -47,6 +47,11 @@ const ConfigSchema = z.object({
     /** fsync blob files and their directory before making them visible (never turn off in production). */
     fsync: z.boolean(),
     /**
+     * Write uploads with O_DIRECT, bypassing the page cache (turned off by itself on a filesystem
+     * that refuses it). Off only to compare, or on a filesystem that accepts but mishandles it.
+     */
+    directIo: z.boolean(),
+    /**
      * Free space kept on the volume: uploads stop with 507 before free space drops below the
      * larger of `bytes` and `percent` of the capacity (room for SQLite's own writes and deletes).
      */
@@ -87,7 +92,7 @@ export const DEFAULT_CONFIG: Config = {
   listen: "127.0.0.1:5000",
   root: "./storage",
   log: { level: "info" },
-  storage: { maxManifestBytes: 4 * 1024 * 1024, fsync: true, reserve: { bytes: 256 * 1024 * 1024, percent: 1 } },
+  storage: { maxManifestBytes: 4 * 1024 * 1024, fsync: true, directIo: true, reserve: { bytes: 256 * 1024 * 1024, percent: 1 } },
   delete: { enabled: true },
   // Daily at 02:00, as DVCR's maintenance GC; scrub weekly (it reads every byte) on Sunday 03:00.
   gc: { schedule: "0 2 * * *", grace: 60 * 60 * 1000, uploadTtl: 24 * 60 * 60 * 1000 },
@@ -128,6 +133,14 @@ function numberOrUndefined(value: string | undefined): number | string | undefin
   return /^\d+(\.\d+)?$/.test(value) ? Number(value) : value;
 }
 
+/** "true"/"false" become booleans; anything else is left for the schema to reject by name. */
+function booleanOrUndefined(value: string | undefined): boolean | string | undefined {
+  if (!value) return undefined;
+  if (value === "true") return true;
+  if (value === "false") return false;
+  return value;
+}
+
 export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessEnv = process.env): Config {
   let merged: Plain = DEFAULT_CONFIG as unknown as Plain;
   const file = overrides.configFile ?? env.DVCR_CONFIG;
@@ -147,7 +160,7 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
     log: { level: env.DVCR_LOG_LEVEL || undefined },
     gc: { schedule: env.DVCR_GC_SCHEDULE || undefined, grace: env.DVCR_GC_GRACE || undefined, uploadTtl: env.DVCR_UPLOAD_TTL || undefined },
     scrub: { schedule: env.DVCR_SCRUB_SCHEDULE || undefined },
-    storage: { reserve: { bytes: env.DVCR_STORAGE_RESERVE_BYTES || undefined, percent: numberOrUndefined(env.DVCR_STORAGE_RESERVE_PERCENT) } },
+    storage: { directIo: booleanOrUndefined(env.DVCR_STORAGE_DIRECT_IO), reserve: { bytes: env.DVCR_STORAGE_RESERVE_BYTES || undefined, percent: numberOrUndefined(env.DVCR_STORAGE_RESERVE_PERCENT) } },
   });
   merged = merge(merged, authFromEnv(env));
   merged = merge(merged, { listen: overrides.listen, root: overrides.root, log: { level: overrides.logLevel } });

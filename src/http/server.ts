@@ -33,6 +33,8 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     socket?.close();
     throw err;
   }
+  const writePath = registry.uploads.writePath;
+  if (writePath.refusal) logger.warn({ refusal: writePath.refusal }, "the volume refuses O_DIRECT: uploads are written through the page cache");
   const recovered = await registry.uploads.recover();
   if (recovered.dropped + recovered.removedFiles > 0) logger.info(recovered, "reconciled upload sessions after restart");
   // The disk index resumes what earlier runs left uninspected; pushes queue their own manifests.

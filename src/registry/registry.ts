@@ -35,7 +35,7 @@ export class Registry {
       const store = new BlobStore(layout, { fsync: config.storage.fsync });
       const capacity = new VolumeCapacity(layout.root, config.storage.reserve);
       const claims = new BlobClaims();
-      const files = new UploadFiles(layout, store, { fsync: config.storage.fsync }, capacity);
+      const files = new UploadFiles(layout, store, { fsync: config.storage.fsync, directIo: config.storage.directIo }, capacity);
       await store.init();
       await files.init();
       const meta = Metadata.open(layout.databaseFile);

@@ -28,6 +28,11 @@ export class UploadService {
     private readonly claims: BlobClaims,
   ) {}
 
+  /** How upload bytes reach the disk: O_DIRECT, or the page cache and why. */
+  get writePath(): { direct: boolean; refusal?: string } {
+    return { direct: this.files.directWrites, refusal: this.files.directRefusal };
+  }
+
   async start(repository: string): Promise<UploadRecord> {
     const id = randomUUID();
     await this.files.create(id);

@@ -4,7 +4,16 @@
  * push (16 PATCHes) to 150 MiB peak RSS in bench/. A block goes back only once nothing refers
  * to it any more (its write finished, the socket took it); the pool keeps at most `maxIdle`.
  */
-export class BlockPool {
+/** Where transfer blocks come from and go back to once nothing refers to them any more. */
+export interface BlockSource {
+  readonly blockSize: number;
+  take(): Buffer;
+  give(block: Buffer): void;
+  /** Whether the block may be written with O_DIRECT (see aligned-blocks.ts). */
+  isAligned?(block: Buffer): boolean;
+}
+
+export class BlockPool implements BlockSource {
   private readonly idle: Buffer[] = [];
 
   constructor(

@@ -1,6 +1,7 @@
 import type { FileHandle } from "node:fs/promises";
 import type { Hash } from "node:crypto";
-import { MEBIBYTE_BLOCKS, type BlockPool } from "./block-pool.js";
+import { DIRECT_ALIGNMENT, UPLOAD_BLOCKS } from "./aligned-blocks.js";
+import type { BlockSource } from "./block-pool.js";
 
 /**
  * Blocks queued for the kernel while the next ones fill and hash. Copying a block into the page
@@ -30,7 +31,19 @@ export interface WriteHashedOptions {
    * Where the blocks come from. Network reads arrive in ~64 KiB pieces; hashing and writing
    * them one by one costs a third of the throughput, so they are gathered into blocks (1 MiB).
    */
-  blocks?: BlockPool;
+  blocks?: BlockSource;
+  /**
+   * The same file opened with O_DIRECT. Aligned blocks at aligned offsets are written through
+   * it, bypassing the page cache; everything else (an unaligned start, a short tail, heap
+   * blocks) goes through `file`. Both reach the disk by the caller's fsync.
+   */
+  direct?: DirectTarget;
+}
+
+export interface DirectTarget {
+  file: FileHandle;
+  /** Called once if the kernel refuses a direct write (EINVAL); the rest goes through `file`. */
+  onRefused(error: unknown): void;
 }
 
 /**
@@ -43,9 +56,13 @@ export async function writeHashed(
   file: FileHandle,
   position: number,
   hash: Hash,
-  { limit = Number.POSITIVE_INFINITY, beforeBlock, blocks = MEBIBYTE_BLOCKS }: WriteHashedOptions = {},
+  { limit = Number.POSITIVE_INFINITY, beforeBlock, blocks = UPLOAD_BLOCKS, direct }: WriteHashedOptions = {},
 ): Promise<WriteResult> {
   const blockSize = blocks.blockSize;
+  // An unaligned start (a PATCH after a short one) makes the first block shorter, so that every
+  // later block starts on an aligned offset and can be written directly.
+  let blockLimit = direct ? blockSize - (position % DIRECT_ALIGNMENT) : blockSize;
+  let directFile = direct?.file;
   // Blocks whose write has finished, ready to be filled again.
   const spare: Buffer[] = [];
   // Writes in flight, oldest first. They never reject: a failure is kept and thrown by us.
@@ -55,12 +72,27 @@ export async function writeHashed(
   let filled = 0;
   let queued = 0;
 
-  const writeBlock = async (data: Buffer, at: number): Promise<void> => {
+  const writeAll = async (target: FileHandle, data: Buffer, at: number): Promise<void> => {
     let off = 0;
     while (off < data.length) {
-      const { bytesWritten } = await file.write(data, off, data.length - off, at + off);
+      const { bytesWritten } = await target.write(data, off, data.length - off, at + off);
       off += bytesWritten;
     }
+  };
+  const writeBlock = async (data: Buffer, at: number): Promise<void> => {
+    const aligned = directFile && at % DIRECT_ALIGNMENT === 0 && blocks.isAligned?.(data) ? data.length - (data.length % DIRECT_ALIGNMENT) : 0;
+    if (aligned > 0 && directFile) {
+      try {
+        await writeAll(directFile, data.subarray(0, aligned), at);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== "EINVAL") throw err;
+        // This filesystem takes no direct writes after all: the same bytes, buffered, from now on.
+        directFile = undefined;
+        direct?.onRefused(err);
+        await writeAll(file, data.subarray(0, aligned), at);
+      }
+    }
+    if (aligned < data.length) await writeAll(file, data.subarray(aligned), at + aligned);
   };
   const throwIfFailed = () => {
     if (failure) throw failure.error;
@@ -96,11 +128,14 @@ export async function writeHashed(
       let chunk = typeof piece === "string" ? Buffer.from(piece) : piece;
       if (queued + filled + chunk.length > limit) throw new LimitExceededError(limit);
       while (chunk.length > 0) {
-        const n = Math.min(chunk.length, blockSize - filled);
+        const n = Math.min(chunk.length, blockLimit - filled);
         chunk.copy(block, filled, 0, n);
         filled += n;
         chunk = chunk.subarray(n);
-        if (filled === blockSize) await flush();
+        if (filled === blockLimit) {
+          await flush();
+          blockLimit = blockSize;
+        }
       }
     }
     await flush();

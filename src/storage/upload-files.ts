@@ -1,10 +1,12 @@
 import { createHash, type Hash } from "node:crypto";
-import { createReadStream, promises as fs } from "node:fs";
+import { constants as fsConstants, createReadStream, promises as fs } from "node:fs";
+import type { FileHandle } from "node:fs/promises";
 import path from "node:path";
 import { RegistryError, digestOf, type Digest } from "../oci/index.js";
 import type { BlobStore } from "./blob-store.js";
 import { isStorageFull, type VolumeCapacity } from "./capacity.js";
-import { writeHashed, LimitExceededError } from "./chunked-writer.js";
+import { DIRECT_ALIGNMENT, UPLOAD_BLOCKS } from "./aligned-blocks.js";
+import { writeHashed, LimitExceededError, type DirectTarget } from "./chunked-writer.js";
 import type { StorageLayout } from "./paths.js";
 
 interface HashState {
@@ -23,18 +25,36 @@ export interface AppendOptions {
  * in, so committing needs no second pass over a multi-GiB file. The running sha256 state lives
  * in memory; after a restart it is rebuilt once from the file (Node cannot serialise it).
  */
+export interface UploadFilesOptions {
+  fsync: boolean;
+  /** Write upload blocks with O_DIRECT where the filesystem allows it (see aligned-blocks.ts). */
+  directIo: boolean;
+}
+
 export class UploadFiles {
   private readonly hashes = new Map<string, HashState>();
+  /** Whether uploads are written with O_DIRECT: asked for, and the volume takes it. */
+  private direct: boolean;
+  /** Why direct writes are off although configured on (shown at start-up). */
+  directRefusal: string | undefined;
 
   constructor(
     private readonly layout: StorageLayout,
     private readonly blobs: BlobStore,
-    private readonly options: { fsync: boolean },
+    private readonly options: UploadFilesOptions,
     private readonly capacity: VolumeCapacity,
-  ) {}
+  ) {
+    this.direct = options.directIo;
+  }
 
   async init(): Promise<void> {
     await fs.mkdir(this.layout.uploadsDir, { recursive: true });
+    if (this.direct) await this.probeDirectWrites();
+  }
+
+  /** Whether upload bytes bypass the page cache (false if off, or the volume refused it). */
+  get directWrites(): boolean {
+    return this.direct;
   }
 
   async create(uploadId: string): Promise<void> {
@@ -57,8 +77,10 @@ export class UploadFiles {
     const state = await this.hashStateAt(uploadId, offset);
     const hash = state.hash.copy();
     const handle = await fs.open(file, "r+");
+    const direct = await this.openDirect(file);
     try {
       const { bytes } = await writeHashed(source, handle, offset, hash, {
+        direct,
         limit: opts.length,
         // The reserve is checked for every block, so an undeclared stream stops in time too.
         beforeBlock: async (blockBytes) => {
@@ -83,6 +105,7 @@ export class UploadFiles {
       if (isStorageFull(err) && !(err instanceof RegistryError)) throw await this.capacity.fullError();
       throw err;
     } finally {
+      await direct?.file.close();
       await handle.close();
     }
   }
@@ -145,6 +168,50 @@ export class UploadFiles {
     // sha512 (rare) or a session resumed after restart: one pass over the file.
     const hash = await hashFilePrefix(this.layout.uploadFile(uploadId), size, algorithm);
     return digestOf(algorithm, hash.digest("hex"));
+  }
+
+  /** A second handle on `file` with O_DIRECT, or undefined when direct writes are off. */
+  private async openDirect(file: string): Promise<DirectTarget | undefined> {
+    if (!this.direct) return undefined;
+    let handle: FileHandle;
+    try {
+      handle = await fs.open(file, fsConstants.O_WRONLY | fsConstants.O_DIRECT);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EINVAL") throw err;
+      this.refuseDirect(err);
+      return undefined;
+    }
+    return { file: handle, onRefused: (err) => this.refuseDirect(err) };
+  }
+
+  private refuseDirect(err: unknown): void {
+    this.direct = false;
+    this.directRefusal ??= err instanceof Error ? err.message : String(err);
+  }
+
+  /**
+   * Some filesystems refuse O_DIRECT at open, others only at the first write: try both once, at
+   * start-up, on a scratch file in the uploads folder (the volume blobs are written to).
+   */
+  private async probeDirectWrites(): Promise<void> {
+    const probe = path.join(this.layout.uploadsDir, `.direct-probe-${process.pid}`);
+    const block = UPLOAD_BLOCKS.take();
+    try {
+      const handle = await fs.open(probe, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_TRUNC | fsConstants.O_DIRECT);
+      try {
+        await handle.write(block, 0, DIRECT_ALIGNMENT, 0);
+      } finally {
+        await handle.close();
+      }
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      // Anything else (a full volume, say) is not the filesystem's answer to O_DIRECT; a refusal
+      // met later, at a real write, still turns direct writes off then.
+      if (code === "EINVAL" || code === "EOPNOTSUPP") this.refuseDirect(err);
+    } finally {
+      UPLOAD_BLOCKS.give(block);
+      await fs.rm(probe, { force: true });
+    }
   }
 
   private async hashStateAt(uploadId: string, offset: number): Promise<HashState> {

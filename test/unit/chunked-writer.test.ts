@@ -7,17 +7,9 @@ import path from "node:path";
 import { describe, test } from "node:test";
 import { MEBIBYTE_BLOCKS } from "../../src/storage/block-pool.js";
 import { BLOCKS_IN_FLIGHT, LimitExceededError, writeHashed } from "../../src/storage/chunked-writer.js";
+import { pieces } from "../helpers/pieces.js";
 
 const BLOCK_SIZE = MEBIBYTE_BLOCKS.blockSize;
-
-/** Pieces of uneven sizes, as a socket delivers them. */
-async function* pieces(data: Buffer, sizes = [65_536, 1, 300_000, 7, 1_048_576, 12_345]): AsyncGenerator<Buffer> {
-  for (let off = 0, i = 0; off < data.length; i++) {
-    const n = Math.min(sizes[i % sizes.length]!, data.length - off);
-    yield data.subarray(off, off + n);
-    off += n;
-  }
-}
 
 /** A FileHandle whose writes are slow, may fail, and are watched (how many run at once, are any left running). */
 class WatchedFile {

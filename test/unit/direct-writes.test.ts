@@ -1,0 +1,171 @@
+import assert from "node:assert/strict";
+import { createHash, randomBytes } from "node:crypto";
+import { constants, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { open, type FileHandle } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { describe, test } from "node:test";
+import { AlignedBlockPool, DIRECT_ALIGNMENT } from "../../src/storage/aligned-blocks.js";
+import { writeHashed, type DirectTarget } from "../../src/storage/chunked-writer.js";
+import { pieces } from "../helpers/pieces.js";
+
+const BLOCK = 1024 * 1024;
+
+interface Write {
+  position: number;
+  length: number;
+}
+
+/** A real file handle whose writes are recorded (where, how long) before the kernel takes them. */
+function recorded(handle: FileHandle, writes: Write[], refuseFirst = false): FileHandle {
+  let refuse = refuseFirst;
+  return new Proxy(handle, {
+    get(target, prop, receiver) {
+      if (prop === "write") {
+        return async (buffer: Buffer, offset: number, length: number, position: number) => {
+          if (refuse) {
+            refuse = false;
+            throw Object.assign(new Error("EINVAL: invalid argument, write"), { code: "EINVAL" });
+          }
+          writes.push({ position, length });
+          return target.write(buffer, offset, length, position);
+        };
+      }
+      const value = Reflect.get(target, prop, receiver) as unknown;
+      return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+}
+
+async function withFile<T>(fn: (file: string) => Promise<T>): Promise<T> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "dvcr-direct-"));
+  try {
+    return await fn(path.join(dir, "upload"));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+describe("AlignedBlockPool", () => {
+  test("hands out page-aligned arena blocks, then heap blocks once the arena is in use", () => {
+    const pool = new AlignedBlockPool(BLOCK, 3);
+    const arena = [pool.take(), pool.take(), pool.take()];
+    for (const block of arena) {
+      assert.equal(block.length, BLOCK);
+      assert.ok(pool.isAligned(block));
+    }
+    assert.equal(new Set(arena.map((b) => b.byteOffset)).size, 3, "three distinct blocks");
+    const heap = pool.take();
+    assert.equal(heap.length, BLOCK);
+    assert.equal(pool.isAligned(heap), false);
+    pool.give(arena[1]!);
+    pool.give(arena[1]!);
+    assert.equal(pool.freeArenaBlocks, 1, "a block given twice is kept once");
+    assert.equal(pool.take().byteOffset, arena[1]!.byteOffset, "the block freed last is reused first");
+    assert.equal(pool.isAligned(arena[0]!.subarray(100)), false, "a slice off the alignment is not");
+  });
+
+  test("its blocks are accepted by an O_DIRECT write (the kernel checks the alignment)", async () => {
+    const pool = new AlignedBlockPool(BLOCK, 2);
+    await withFile(async (file) => {
+      let handle: FileHandle;
+      try {
+        handle = await open(file, constants.O_WRONLY | constants.O_CREAT | constants.O_DIRECT);
+      } catch (err) {
+        // tmpfs before Linux 6.6 refuses O_DIRECT at open: nothing to check there.
+        assert.equal((err as NodeJS.ErrnoException).code, "EINVAL");
+        return;
+      }
+      try {
+        const block = pool.take();
+        block.fill(7);
+        const { bytesWritten } = await handle.write(block, 0, BLOCK, 0);
+        assert.equal(bytesWritten, BLOCK);
+      } finally {
+        await handle.close();
+      }
+      assert.deepEqual(readFileSync(file), Buffer.alloc(BLOCK, 7));
+    });
+  });
+});
+
+describe("writeHashed with O_DIRECT", () => {
+  for (const start of [0, 123, DIRECT_ALIGNMENT, BLOCK + 5]) {
+    test(`from offset ${start}: aligned blocks go direct, the unaligned start and the tail through the page cache`, async () => {
+      const pool = new AlignedBlockPool(BLOCK, 8);
+      await withFile(async (file) => {
+        const prefix = randomBytes(start);
+        const data = randomBytes(5 * BLOCK + 777);
+        const buffered = await open(file, "w+");
+        await buffered.write(prefix, 0, prefix.length, 0);
+        const directHandle = await open(file, constants.O_WRONLY | constants.O_DIRECT);
+        const bufferedWrites: Write[] = [];
+        const directWrites: Write[] = [];
+        let refused = 0;
+        const direct: DirectTarget = { file: recorded(directHandle, directWrites), onRefused: () => refused++ };
+        const hash = createHash("sha256");
+        try {
+          const { bytes } = await writeHashed(pieces(data), recorded(buffered, bufferedWrites), start, hash, { blocks: pool, direct });
+          assert.equal(bytes, data.length);
+        } finally {
+          await directHandle.close();
+          await buffered.close();
+        }
+        assert.deepEqual(readFileSync(file), Buffer.concat([prefix, data]));
+        assert.equal(hash.digest("hex"), createHash("sha256").update(data).digest("hex"));
+        assert.equal(refused, 0);
+        for (const w of directWrites) {
+          assert.equal(w.position % DIRECT_ALIGNMENT, 0, `direct write at ${w.position}`);
+          assert.equal(w.length % DIRECT_ALIGNMENT, 0, `direct write of ${w.length} bytes`);
+        }
+        const directBytes = directWrites.reduce((n, w) => n + w.length, 0);
+        const bufferedBytes = bufferedWrites.reduce((n, w) => n + w.length, 0);
+        assert.equal(directBytes + bufferedBytes, data.length, "every byte written once");
+        // At most the unaligned head and the sub-page tail go through the page cache.
+        assert.ok(bufferedBytes < BLOCK + DIRECT_ALIGNMENT, `${bufferedBytes} buffered bytes`);
+        assert.equal(pool.freeArenaBlocks, 8, "every block is back in the arena");
+      });
+    });
+  }
+
+  test("a refused direct write is redone through the page cache, and the rest follows it there", async () => {
+    const pool = new AlignedBlockPool(BLOCK, 8);
+    await withFile(async (file) => {
+      const data = randomBytes(4 * BLOCK);
+      const buffered = await open(file, "w+");
+      const directHandle = await open(file, constants.O_WRONLY);
+      const directWrites: Write[] = [];
+      const refusals: unknown[] = [];
+      const direct: DirectTarget = { file: recorded(directHandle, directWrites, true), onRefused: (err) => refusals.push(err) };
+      try {
+        await writeHashed(pieces(data), buffered, 0, createHash("sha256"), { blocks: pool, direct });
+      } finally {
+        await directHandle.close();
+        await buffered.close();
+      }
+      assert.deepEqual(readFileSync(file), data);
+      assert.equal(refusals.length, 1);
+      assert.equal(directWrites.length, 0, "no direct write after the refusal");
+    });
+  });
+
+  test("heap blocks (the arena in use by other uploads) are written through the page cache", async () => {
+    const pool = new AlignedBlockPool(BLOCK, 1);
+    const held = pool.take();
+    await withFile(async (file) => {
+      const data = randomBytes(3 * BLOCK);
+      const buffered = await open(file, "w+");
+      const directHandle = await open(file, constants.O_WRONLY | constants.O_DIRECT);
+      const directWrites: Write[] = [];
+      try {
+        await writeHashed(pieces(data), buffered, 0, createHash("sha256"), { blocks: pool, direct: { file: recorded(directHandle, directWrites), onRefused: () => undefined } });
+      } finally {
+        await directHandle.close();
+        await buffered.close();
+      }
+      assert.deepEqual(readFileSync(file), data);
+      assert.equal(directWrites.length, 0);
+    });
+    pool.give(held);
+  });
+});
