@@ -112,8 +112,9 @@ export function renderTable(results: BenchResults): string {
   const names: Record<keyof MachineLimits, string> = {
     sha256: "`openssl dgst -sha256` of the blob",
     fsyncWrite: "write of the blob with fsync (`dd conv=fsync`)",
+    directWrite: "write of the blob with O_DIRECT and fsync (`dd oflag=direct conv=fsync`)",
     loopbackHttp: "loopback HTTP PUT to a server that discards the body",
-    hashAndFsync: "sha256 + fsync write overlapped (the slower of the two)",
+    hashAndFsync: "sha256 + the faster fsync'd write, overlapped (the slower of the two)",
   };
   for (const key of Object.keys(names) as (keyof MachineLimits)[]) {
     const s = results.limits[key];

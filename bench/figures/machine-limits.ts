@@ -14,9 +14,14 @@ export interface MachineLimits {
   sha256: number;
   /** Writing the blob to a new file and fsyncing it (`dd conv=fsync`). */
   fsyncWrite: number;
+  /** The same through O_DIRECT (`dd oflag=direct conv=fsync`): on these VMs far faster and steadier. */
+  directWrite: number;
   /** The benchmark's push client into a loopback server that discards the body. */
   loopbackHttp: number;
-  /** A push must hash and durably write every byte: with the two overlapped, the slower one bounds it. */
+  /**
+   * A push must hash and durably write every byte: with the two overlapped, the slower one bounds
+   * it. The write is the faster of the two ways to write, so the limit is the machine's, not ours.
+   */
   hashAndFsync: number;
 }
 
@@ -29,6 +34,9 @@ export async function measureMachineLimits(blob: BlobFile, workDir: string, cach
   await cache.reset([blob.path]);
   const writeSeconds = await timed(() => run("dd", [`if=${blob.path}`, `of=${copy}`, "bs=4M", "conv=fsync", "status=none"]));
   rmSync(copy, { force: true });
+  await cache.reset([blob.path]);
+  const directSeconds = await timed(() => run("dd", [`if=${blob.path}`, `of=${copy}`, "bs=4M", "oflag=direct", "conv=fsync", "status=none"]));
+  rmSync(copy, { force: true });
 
   await cache.reset([blob.path]);
   const loopbackSeconds = await pushToSink(blob);
@@ -36,8 +44,9 @@ export async function measureMachineLimits(blob: BlobFile, workDir: string, cach
   return {
     sha256: megabytesPerSecond(blob.size, hashSeconds),
     fsyncWrite: megabytesPerSecond(blob.size, writeSeconds),
+    directWrite: megabytesPerSecond(blob.size, directSeconds),
     loopbackHttp: megabytesPerSecond(blob.size, loopbackSeconds),
-    hashAndFsync: megabytesPerSecond(blob.size, Math.max(hashSeconds, writeSeconds)),
+    hashAndFsync: megabytesPerSecond(blob.size, Math.max(hashSeconds, Math.min(writeSeconds, directSeconds))),
   };
 }
 

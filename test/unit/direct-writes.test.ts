@@ -16,17 +16,17 @@ interface Write {
   length: number;
 }
 
-/** A real file handle whose writes are recorded (where, how long) before the kernel takes them. */
-function recorded(handle: FileHandle, writes: Write[], refuseFirst = false): FileHandle {
-  let refuse = refuseFirst;
+/**
+ * A real file handle whose writes are recorded (where, how long) before the kernel takes them;
+ * write number `failAt` fails with `failWith` instead (EINVAL: a refused direct write).
+ */
+function recorded(handle: FileHandle, writes: Write[], { failAt = 0, failWith = "EINVAL" } = {}): FileHandle {
+  let count = 0;
   return new Proxy(handle, {
     get(target, prop, receiver) {
       if (prop === "write") {
         return async (buffer: Buffer, offset: number, length: number, position: number) => {
-          if (refuse) {
-            refuse = false;
-            throw Object.assign(new Error("EINVAL: invalid argument, write"), { code: "EINVAL" });
-          }
+          if (++count === failAt) throw Object.assign(new Error(`${failWith}: write failed`), { code: failWith });
           writes.push({ position, length });
           return target.write(buffer, offset, length, position);
         };
@@ -136,7 +136,7 @@ describe("writeHashed with O_DIRECT", () => {
       const directHandle = await open(file, constants.O_WRONLY);
       const directWrites: Write[] = [];
       const refusals: unknown[] = [];
-      const direct: DirectTarget = { file: recorded(directHandle, directWrites, true), onRefused: (err) => refusals.push(err) };
+      const direct: DirectTarget = { file: recorded(directHandle, directWrites, { failAt: 1 }), onRefused: (err) => refusals.push(err) };
       try {
         await writeHashed(pieces(data), buffered, 0, createHash("sha256"), { blocks: pool, direct });
       } finally {
@@ -167,5 +167,19 @@ describe("writeHashed with O_DIRECT", () => {
       assert.equal(directWrites.length, 0);
     });
     pool.give(held);
+  });
+
+  test("a failed write gives every arena block back (none is lost to later uploads)", async () => {
+    const pool = new AlignedBlockPool(BLOCK, 8);
+    await withFile(async (file) => {
+      const handle = await open(file, "w+");
+      const failing = recorded(handle, [], { failAt: 3, failWith: "EIO" });
+      try {
+        await assert.rejects(writeHashed(pieces(randomBytes(10 * BLOCK)), failing, 0, createHash("sha256"), { blocks: pool }), { code: "EIO" });
+      } finally {
+        await handle.close();
+      }
+    });
+    assert.equal(pool.freeArenaBlocks, 8);
   });
 });
