@@ -68,7 +68,7 @@ test("bench --quick measures every figure on dvcr and the reference and writes w
     assert.ok(results.machine.cores > 0 && results.machine.cpu !== "");
     assert.ok(results.sizes.blobBytes > 0 && results.sizes.diskLayerBytes > results.sizes.blobBytes);
 
-    assert.deepEqual(Object.keys(results.limits).sort(), ["fsyncWrite", "hashAndFsync", "loopbackHttp", "sha256"]);
+    assert.deepEqual(Object.keys(results.limits).sort(), ["directWrite", "fsyncWrite", "hashAndFsync", "loopbackHttp", "sha256"]);
     for (const [name, summary] of Object.entries(results.limits)) assertSummary(summary, `limit ${name}`, 1);
 
     assert.deepEqual(results.figures.map((f) => f.id).sort(), [...FIGURES].sort());
