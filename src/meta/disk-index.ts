@@ -146,7 +146,9 @@ export class DiskIndexTable {
     this.upsert = db.prepare(
       `INSERT INTO disk_images (manifest_digest, status, inspector, format, reason, virtual_size, stored_size, unpacked_size,
          disk_file, layer_digest, cdrom, sha256, md5, details, labels, label_mismatch, indexed_at, updated_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+       SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
+       -- An inspection that ends after its manifest was deleted leaves no row behind.
+       WHERE EXISTS (SELECT 1 FROM manifests WHERE digest = ?)
        ON CONFLICT (manifest_digest) DO UPDATE SET
          status = excluded.status, inspector = excluded.inspector, format = excluded.format, reason = excluded.reason,
          virtual_size = excluded.virtual_size, stored_size = excluded.stored_size, unpacked_size = excluded.unpacked_size,
@@ -204,6 +206,7 @@ export class DiskIndexTable {
       JSON.stringify(record.labelMismatch),
       record.indexedAt,
       Date.now(),
+      digest,
     );
   }
 

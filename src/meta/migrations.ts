@@ -106,6 +106,16 @@ const MIGRATIONS: string[] = [
   ) WITHOUT ROWID;
   CREATE INDEX disk_images_format ON disk_images(format);
   `,
+  // Index rows go with the last manifest of their digest (a delete, a repository delete, GC)
+  // instead of waiting for the next start-up's sweep. Lookups of a manifest by digest alone
+  // (the indexer, this trigger) get an index.
+  `
+  CREATE INDEX manifests_digest ON manifests(digest);
+  CREATE TRIGGER manifest_deleted_drop_disk_image AFTER DELETE ON manifests
+  WHEN NOT EXISTS (SELECT 1 FROM manifests WHERE digest = OLD.digest) BEGIN
+    DELETE FROM disk_images WHERE manifest_digest = OLD.digest;
+  END;
+  `,
 ];
 
 export function migrate(db: Database): void {

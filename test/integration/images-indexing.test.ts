@@ -77,6 +77,40 @@ describe("the index works behind the push", () => {
     }
   });
 
+  test("an index row goes with the last manifest of its digest (manifest delete, repository delete), not at the next start", async () => {
+    const server = await startTestServer();
+    try {
+      const client = new TestClient(server.url);
+      const index = server.registry.meta.diskImages;
+      // The same image in two repositories: one digest, one index row, kept while either holds it.
+      const digest = (await pushDiskImage(client, "cvi/a", "latest", small)).manifestDigest;
+      const got = await client.fetch(`/v2/cvi/a/manifests/${digest}`, { headers: { Accept: "application/vnd.oci.image.manifest.v1+json" } });
+      const manifest = Buffer.from(await got.arrayBuffer());
+      const { config, layers } = JSON.parse(manifest.toString("utf8")) as { config: { digest: string }; layers: { digest: string }[] };
+      for (const blob of [config, ...layers]) {
+        const mounted = await client.fetch(`/v2/vi/ns/b/blobs/uploads/?mount=${blob.digest}&from=cvi/a`, { method: "POST" });
+        assert.equal(mounted.status, 201);
+      }
+      const copied = await client.pushManifest("vi/ns/b", "latest", manifest.toString("utf8"), "application/vnd.oci.image.manifest.v1+json");
+      assert.equal(copied.status, 201);
+      await waitForImage(client, "cvi/a");
+      assert.equal((await waitForImage(client, "vi/ns/b")).digest, digest);
+      const record = index.get(digest);
+      assert.ok(record);
+      const deleted = await client.fetch(`/v2/cvi/a/manifests/${digest}`, { method: "DELETE" });
+      assert.equal(deleted.status, 202);
+      assert.equal(index.get(digest)?.status, "ready", "vi/ns/b still holds the manifest");
+      const dropped = await client.fetch("/api/v1/repositories/vi/ns/b", { method: "DELETE" });
+      assert.equal(dropped.status, 200);
+      assert.equal(index.get(digest), null, "gone with the last manifest");
+      // An inspection finishing after the delete (a save racing it) leaves no row either.
+      index.save(digest, record);
+      assert.equal(index.get(digest), null);
+    } finally {
+      await server.dispose();
+    }
+  });
+
   test("metrics: images by kind and format, virtual and stored bytes", async () => {
     const server = await startTestServer();
     try {
