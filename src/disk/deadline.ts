@@ -12,7 +12,7 @@ export interface Deadline {
  */
 export function deadline(ms: number, step: string, parent?: AbortSignal): Deadline {
   const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(new InspectionError(`${step} timed out after ${Math.round(ms / 1000)} s`)), ms);
+  const timer = setTimeout(() => controller.abort(new InspectionError(`${step} timed out after ${Math.round(ms / 1000)} s`, { overBudget: true })), ms);
   timer.unref();
   const onParentAbort = () => controller.abort(parent!.reason);
   if (parent?.aborted) onParentAbort();

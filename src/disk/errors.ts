@@ -7,12 +7,18 @@ const MAX_REASON = 512;
 
 export class InspectionError extends Error {
   readonly reason: string;
+  /**
+   * The inspector stopped spending work on the layer (a time budget, the gzip expansion bound):
+   * nothing says the disk is broken, so what an earlier pass found about it still holds.
+   */
+  readonly overBudget: boolean;
 
-  constructor(reason: string) {
+  constructor(reason: string, { overBudget = false }: { overBudget?: boolean } = {}) {
     // Reasons quote names from the layer (a pax path may be megabytes): keep what we store short.
     const bounded = reason.length > MAX_REASON ? `${reason.slice(0, MAX_REASON)}…` : reason;
     super(bounded);
     this.reason = bounded;
+    this.overBudget = overBudget;
     this.name = "InspectionError";
   }
 }

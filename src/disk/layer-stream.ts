@@ -55,6 +55,8 @@ export function decodingStages(encoding: LayerEncoding, limits: DiskLimits): Tra
     if (expanded > limits.gzipRatioFloor && expanded > compressed.bytes * limits.maxGzipRatio) {
       return new InspectionError(
         `gzip layer expands more than ${limits.maxGzipRatio}x (${compressed.bytes} compressed bytes gave ${expanded}): refusing a possible gzip bomb`,
+        // An almost empty raw disk expands like a bomb too: the header pass's findings stand.
+        { overBudget: true },
       );
     }
     return null;

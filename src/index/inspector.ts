@@ -150,7 +150,11 @@ export async function checksumManifest(
     const sums = await checksumLayer(layerSource(blobs, layer), limits, signal);
     return { ...probed, status: "ready", sha256: sums.sha256, md5: sums.md5, indexedAt: Date.now() };
   } catch (err) {
-    if (isInspectionError(err)) return notADisk(probed, err.reason);
-    throw err;
+    if (!isInspectionError(err)) throw err;
+    // Over budget: the disk is what the header pass found, only its checksums are unknown.
+    if (err.overBudget && probed.format !== null) {
+      return { ...probed, status: "ready", reason: `checksums not computed: ${err.reason}`, sha256: null, md5: null, indexedAt: Date.now() };
+    }
+    return notADisk(probed, err.reason);
   }
 }

@@ -118,7 +118,12 @@ export function tarHeader(name: string, size: number): Buffer {
   header.write("0000644\0", 100);
   header.write("0000000\0", 108);
   header.write("0000000\0", 116);
-  header.write(size.toString(8).padStart(11, "0") + "\0", 124);
+  if (size < 8 * 1024 ** 3) header.write(size.toString(8).padStart(11, "0") + "\0", 124);
+  else {
+    // 8 GiB and more do not fit 11 octal digits: GNU base-256 (high bit set, big-endian).
+    header[124] = 0x80;
+    header.writeBigUInt64BE(BigInt(size), 124 + 4);
+  }
   header.write("00000000000\0", 136);
   header.write("        ", 148);
   header.write("0", 156);
