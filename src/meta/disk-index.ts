@@ -14,7 +14,7 @@ export interface DiskImageRecord {
   /** Version of the inspector that wrote the row; older rows are re-inspected at start-up. */
   inspector: number;
   format: string | null;
-  /** Why `format` is null: not a disk image, or a layer the inspector refused. */
+  /** Why `format` is null (not a disk image, a layer the inspector refused), or why the checksums are. */
   reason: string | null;
   /** Size of the disk as the guest sees it. */
   virtualSize: number | null;
