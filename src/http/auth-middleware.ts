@@ -8,6 +8,7 @@ import {
   type Access,
   type AuthService,
   type ChallengeSettings,
+  type Credentials,
   type Subject,
 } from "../auth/index.js";
 import { authFailures } from "../metrics/auth.js";
@@ -31,8 +32,9 @@ export async function authenticateRequest(
   logger: Logger,
   challenge: ChallengeSettings,
   needed: Access[],
+  /** Credentials from elsewhere than the Authorization header (the token service's form). */
+  credentials: Credentials = parseAuthorization(ctx.get("Authorization") || undefined),
 ): Promise<Subject> {
-  const credentials = parseAuthorization(ctx.get("Authorization") || undefined);
   if (credentials.scheme !== "none") {
     const retryAfter = auth.limiter.retryAfter(ctx.ip);
     if (retryAfter > 0) {

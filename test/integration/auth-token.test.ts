@@ -162,6 +162,64 @@ describe("auth: Docker token service (Bearer challenges, /auth/token, /auth/jwks
     assert.equal((await new AuthClient(server.url, `Bearer ${login}`).fetch("/v2/")).status, 200);
   });
 
+  /** POST /auth/token with an OAuth2 form (what containerd sends first when it has credentials). */
+  async function postToken(fields: Record<string, string | string[]>, contentType = "application/x-www-form-urlencoded"): Promise<Response> {
+    const form = new URLSearchParams();
+    for (const [key, value] of Object.entries(fields)) for (const v of [value].flat()) form.append(key, v);
+    return new AuthClient(server.url).fetch("/auth/token", { method: "POST", body: form.toString(), headers: { "Content-Type": contentType } });
+  }
+
+  test("POST /auth/token: an OAuth2 password grant returns a token within the account's rights, and its granted scope", async () => {
+    const res = await postToken({
+      grant_type: "password",
+      service: "dvcr",
+      client_id: "containerd-client",
+      username: fx.puller.username,
+      password: fx.puller.password,
+      scope: ["repository:cvi/x:pull,push", "repository:cvi/y:pull"],
+    });
+    assert.equal(res.status, 200, await res.clone().text());
+    assert.equal(res.headers.get("cache-control"), "no-store");
+    const body = (await res.json()) as { access_token: string; scope: string; expires_in: number; issued_at: string; refresh_token?: string };
+    assert.equal(body.scope, "repository:cvi/x:pull repository:cvi/y:pull");
+    assert.equal(body.expires_in, 300);
+    assert.ok(!Number.isNaN(Date.parse(body.issued_at)));
+    assert.equal(body.refresh_token, undefined, "no refresh tokens are issued");
+    const bearer = new AuthClient(server.url, `Bearer ${body.access_token}`);
+    assert.equal((await bearer.fetch("/v2/cvi/y/manifests/latest")).status, 200);
+    const push = await bearer.fetch("/v2/cvi/x/blobs/uploads/", { method: "POST" });
+    assert.equal(push.status, 403);
+    assert.equal((await errorOf(push)).code, "DENIED");
+  });
+
+  test("POST /auth/token refuses wrong passwords (401), other grants, other services, missing fields and other bodies (400)", async () => {
+    const base = { grant_type: "password", service: "dvcr", client_id: "test", username: fx.admin.username, password: fx.admin.password };
+    const wrong = await postToken({ ...base, password: "nope" });
+    assert.equal(wrong.status, 401);
+    assert.match((await errorOf(wrong)).message, /invalid username or password/);
+    const cases: [Record<string, string>, RegExp][] = [
+      [{ ...base, grant_type: "refresh_token", refresh_token: "x" }, /no refresh tokens/],
+      [{ ...base, grant_type: "client_credentials" }, /grant_type must be password/],
+      [{ ...base, service: "elsewhere" }, /unknown service/],
+      [{ ...base, client_id: "" }, /client_id is required/],
+      [{ grant_type: "password", service: "dvcr", client_id: "test", username: fx.admin.username }, /username and password are required/],
+      [{ ...base, scope: "repository-cvi-x" }, /malformed scope/],
+    ];
+    for (const [fields, message] of cases) {
+      const res = await postToken(fields);
+      assert.equal(res.status, 400, JSON.stringify(fields));
+      const error = await errorOf(res);
+      assert.equal(error.code, "UNSUPPORTED");
+      assert.match(error.message, message);
+    }
+    const json = await postToken(base, "application/json");
+    assert.equal(json.status, 400);
+    assert.match((await errorOf(json)).message, /x-www-form-urlencoded/);
+    const huge = await postToken({ ...base, scope: "repository:cvi/x:pull ".repeat(2000) });
+    assert.equal(huge.status, 413);
+    await huge.arrayBuffer();
+  });
+
   test("JWKS publishes the key that verifies our tokens", async () => {
     const res = await new AuthClient(server.url).fetch("/auth/jwks.json");
     assert.equal(res.status, 200);
