@@ -10,7 +10,7 @@ import path from "node:path";
 export interface TestVolume {
   /** The mount point: use it as the registry's data root. */
   dir: string;
-  kind: "tmpfs" | "ext4";
+  kind: "tmpfs" | "ext4" | "xfs";
   /** Grow the filesystem online, while mounted and in use. */
   grow(sizeMiB: number): void;
   /** Unmount and delete everything (idempotent). */
@@ -38,19 +38,31 @@ export function mountTmpfs(sizeMiB: number): TestVolume {
   };
 }
 
+type LoopFilesystem = "ext4" | "xfs";
+
+const MKFS: Record<LoopFilesystem, string[]> = {
+  // No reserved root blocks: dvcr runs as root in the tests and its own reserve is what we test.
+  ext4: ["mkfs.ext4", "-q", "-F", "-m", "0"],
+  xfs: ["mkfs.xfs", "-q", "-f"],
+};
+
 /**
- * ext4 in a loop-mounted image file. `grow` resizes it the way a PVC is expanded (the block
- * device grows with truncate + losetup -c, then resize2fs grows the mounted filesystem); some
- * kernels refuse online ext4 resize to a container, and then `grow` throws.
+ * A filesystem in a loop-mounted image file, grown the way a PVC is expanded: the block device
+ * grows (truncate + losetup -c), then the mounted filesystem grows online (xfs_growfs, or
+ * resize2fs for ext4).
+ *
+ * Online ext4 growth needs CAP_SYS_RESOURCE, which this machine's capability bounding set lacks
+ * even for root ("Permission denied to resize filesystem"): there ext4's `grow` throws. XFS
+ * grows with CAP_SYS_ADMIN and works. XFS needs at least 300 MiB.
  */
-export function mountLoopExt4(sizeMiB: number): TestVolume {
-  const work = mkdtempSync(path.join(os.tmpdir(), "dvcr-ext4-"));
+export function mountLoop(fs: LoopFilesystem, sizeMiB: number): TestVolume {
+  const work = mkdtempSync(path.join(os.tmpdir(), `dvcr-${fs}-`));
   const image = path.join(work, "volume.img");
   const dir = path.join(work, "mnt");
   run("mkdir", [dir]);
   run("truncate", ["-s", `${sizeMiB}M`, image]);
-  // No reserved root blocks: dvcr runs as root in the tests and its own reserve is what we test.
-  run("mkfs.ext4", ["-q", "-F", "-m", "0", image]);
+  const [mkfs, ...mkfsArgs] = MKFS[fs];
+  run(mkfs!, [...mkfsArgs, image]);
   const device = run("losetup", ["--find", "--show", image]);
   let attached = true;
   let mounted = false;
@@ -70,12 +82,17 @@ export function mountLoopExt4(sizeMiB: number): TestVolume {
   }
   return {
     dir,
-    kind: "ext4",
+    kind: fs,
     grow(size) {
       run("truncate", ["-s", `${size}M`, image]);
       run("losetup", ["-c", device]);
-      run("resize2fs", [device]);
+      if (fs === "xfs") run("xfs_growfs", [dir]);
+      else run("resize2fs", [device]);
     },
     dispose: cleanup,
   };
+}
+
+export function mountLoopExt4(sizeMiB: number): TestVolume {
+  return mountLoop("ext4", sizeMiB);
 }

@@ -10,7 +10,7 @@ import { checkStorageInvariants } from "../helpers/invariants.js";
 import { opsConfig } from "../helpers/ops.js";
 import { pushOwnImage } from "../helpers/images.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";
-import { mountLoopExt4, mountTmpfs, type TestVolume } from "../helpers/volume.js";
+import { mountLoop, mountLoopExt4, mountTmpfs, type TestVolume } from "../helpers/volume.js";
 
 const MiB = 1024 * 1024;
 const RESERVE = 4 * MiB;
@@ -74,7 +74,16 @@ function declareHuge(base: string, repo: string, declared: number): Promise<{ st
  * The scenario of the issue, on a real filesystem that really fills up; then room comes back
  * while the registry runs: the volume grows ("grow"), or deleted images are collected ("gc").
  */
-async function fullDiskScenario(volume: TestVolume, recover: "grow" | "gc"): Promise<void> {
+interface Scenario {
+  /** How room comes back. */
+  recover: "grow" | "gc";
+  /** Size of each blob that fills the volume. */
+  fillBytes?: number;
+  /** What the volume grows to ("grow"): at least 4 times its first size. */
+  growToMiB?: number;
+}
+
+async function fullDiskScenario(volume: TestVolume, { recover, fillBytes = 4 * MiB, growToMiB = 256 }: Scenario): Promise<void> {
   let server: TestServer | undefined;
   try {
     server = await startTestServer({ ...opsConfig({ reserve: { bytes: RESERVE, percent: 0 } }) }, volume.dir);
@@ -88,11 +97,11 @@ async function fullDiskScenario(volume: TestVolume, recover: "grow" | "gc"): Pro
 
     const image = await pushOwnImage(client, "cap/disk", "v1", { layer: randomBytes(4 * MiB) });
 
-    // Fill the volume with 4 MiB blobs until the registry says 507.
+    // Fill the volume with blobs until the registry says 507.
     const stored: Buffer[] = [];
     let full: Response | undefined;
     for (let i = 0; i < 64 && !full; i++) {
-      const data = randomBytes(4 * MiB);
+      const data = randomBytes(fillBytes);
       const res = await pushMonolithic(client, "cap/fill", data);
       if (res.status === 201) stored.push(data);
       else full = res;
@@ -156,13 +165,13 @@ async function fullDiskScenario(volume: TestVolume, recover: "grow" | "gc"): Pro
     assert.equal((await pushMonolithic(client, "cap/fill", retry)).status, 507);
     if (recover === "grow") {
       // Grow the volume online: the same push succeeds at once, no restart.
-      volume.grow(256);
+      volume.grow(growToMiB);
     } else {
       // Make room the other way: drop the filler, delete the fill repository, collect it.
       rmSync(path.join(volume.dir, "filler"));
       assert.equal((await client.fetch("/api/v1/repositories/cap/fill", { method: "DELETE" })).status, 200);
       const gc = (await (await client.fetch("/api/v1/gc", { method: "POST", body: JSON.stringify({ grace: 0 }) })).json()) as { blobs: { bytes: number } };
-      assert.equal(gc.blobs.bytes, stored.length * 4 * MiB, "every fill blob was reclaimed");
+      assert.equal(gc.blobs.bytes, stored.length * fillBytes, "every fill blob was reclaimed");
     }
     assert.equal((await pushMonolithic(client, "cap/fill", retry)).status, 201, "the room is used at once, without restart");
     storage = (await (await client.fetch("/api/v1/storage")).json()) as Record<string, number | boolean>;
@@ -180,22 +189,31 @@ async function fullDiskScenario(volume: TestVolume, recover: "grow" | "gc"): Pro
   }
 }
 
-describe("capacity, full disk and online resize (root: real tmpfs and loop-mounted ext4)", () => {
+describe("capacity, full disk and online resize (root: real tmpfs, loop-mounted XFS and ext4)", () => {
   test("tmpfs: fill until 507, keep serving reads and deletes, grow with remount,size= and push again", async () => {
     const volume = mountTmpfs(48);
     try {
-      await fullDiskScenario(volume, "grow");
+      await fullDiskScenario(volume, { recover: "grow" });
     } finally {
       volume.dispose();
     }
   });
 
-  // Online ext4 growth (resize2fs on a mounted filesystem) is refused by this machine's kernel
-  // ("Permission denied to resize filesystem"), so ext4 gets room back through GC instead.
+  test("XFS on a loop device (a PVC expanded online): fill until 507, grow the block device and xfs_growfs, push again", async () => {
+    const volume = mountLoop("xfs", 320);
+    try {
+      await fullDiskScenario(volume, { recover: "grow", fillBytes: 16 * MiB, growToMiB: 1280 });
+    } finally {
+      volume.dispose();
+    }
+  });
+
+  // Online ext4 growth needs CAP_SYS_RESOURCE, which this machine withholds even from root
+  // (see helpers/volume.ts), so ext4 gets room back through GC instead.
   test("ext4 on a loop device: fill until 507, keep serving reads and deletes, delete + GC and push again", async () => {
     const volume = mountLoopExt4(48);
     try {
-      await fullDiskScenario(volume, "gc");
+      await fullDiskScenario(volume, { recover: "gc" });
     } finally {
       volume.dispose();
     }
