@@ -22,7 +22,8 @@ export const DIRECT_ALIGNMENT = 4096;
 const WASM_PAGE = 64 * 1024;
 
 export class AlignedBlockPool {
-  private readonly memory: WebAssembly.Memory;
+  /** The arena; undefined if it could not be reserved (then every block is a heap block). */
+  private readonly arena: ArrayBuffer | undefined;
   private readonly free: number[] = [];
   private readonly heapIdle: Buffer[] = [];
 
@@ -34,14 +35,21 @@ export class AlignedBlockPool {
   ) {
     if (blockSize % WASM_PAGE !== 0) throw new Error(`block size must be a multiple of ${WASM_PAGE}`);
     const pages = (blockSize / WASM_PAGE) * arenaBlocks;
-    this.memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
+    try {
+      this.arena = new WebAssembly.Memory({ initial: pages, maximum: pages }).buffer;
+    } catch {
+      // V8 reserves guard pages around wasm memory; under a tight address-space limit (ulimit -v)
+      // that fails. Uploads then go through the page cache, as before O_DIRECT.
+      this.arena = undefined;
+      return;
+    }
     // Highest index first, so pop() hands out block 0, then 1, …: few distinct pages get touched.
     for (let i = arenaBlocks - 1; i >= 0; i--) this.free.push(i);
   }
 
   take(): Buffer {
     const index = this.free.pop();
-    if (index !== undefined) return Buffer.from(this.memory.buffer, index * this.blockSize, this.blockSize);
+    if (index !== undefined && this.arena) return Buffer.from(this.arena, index * this.blockSize, this.blockSize);
     return this.heapIdle.pop() ?? Buffer.allocUnsafe(this.blockSize);
   }
 
@@ -58,7 +66,7 @@ export class AlignedBlockPool {
 
   /** Whether `block` (or a slice of one) lies in the arena, i.e. may be written with O_DIRECT. */
   isAligned(block: Buffer): boolean {
-    return block.buffer === this.memory.buffer && block.byteOffset % DIRECT_ALIGNMENT === 0;
+    return this.arena !== undefined && block.buffer === this.arena && block.byteOffset % DIRECT_ALIGNMENT === 0;
   }
 
   get freeArenaBlocks(): number {

@@ -1,9 +1,11 @@
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
+import { execFileSync } from "node:child_process";
 import { constants, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { open, type FileHandle } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { describe, test } from "node:test";
 import { AlignedBlockPool, DIRECT_ALIGNMENT } from "../../src/storage/aligned-blocks.js";
 import { writeHashed, type DirectTarget } from "../../src/storage/chunked-writer.js";
@@ -86,6 +88,28 @@ describe("AlignedBlockPool", () => {
       }
       assert.deepEqual(readFileSync(file), Buffer.alloc(BLOCK, 7));
     });
+  });
+
+  test("under an address-space limit (ulimit -v) the arena cannot be reserved: heap blocks, buffered writes, same bytes", () => {
+    const storage = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../src/storage");
+    const script = `
+      import { createHash, randomBytes } from "node:crypto";
+      import { open, readFile, rm } from "node:fs/promises";
+      import { constants } from "node:fs";
+      const { UPLOAD_BLOCKS } = await import(${JSON.stringify(path.join(storage, "aligned-blocks.js"))});
+      const { writeHashed } = await import(${JSON.stringify(path.join(storage, "chunked-writer.js"))});
+      const file = ${JSON.stringify(path.join(os.tmpdir(), `dvcr-ulimit-${process.pid}`))};
+      const data = randomBytes(3 * 1024 * 1024 + 5);
+      const handle = await open(file, "w+");
+      const direct = await open(file, constants.O_WRONLY | constants.O_DIRECT);
+      const hash = createHash("sha256");
+      await writeHashed([data], handle, 0, hash, { direct: { file: direct, onRefused() { throw new Error("refused"); } } });
+      await direct.close(); await handle.close();
+      const same = (await readFile(file)).equals(data);
+      await rm(file);
+      console.log(JSON.stringify({ aligned: UPLOAD_BLOCKS.isAligned(UPLOAD_BLOCKS.take()), same }));`;
+    const out = execFileSync("bash", ["-c", 'ulimit -v 4000000 && exec "$0" --input-type=module -e "$1"', process.execPath, script], { encoding: "utf8" });
+    assert.deepEqual(JSON.parse(out.trim()), { aligned: false, same: true });
   });
 });
 
