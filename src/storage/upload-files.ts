@@ -196,6 +196,11 @@ export class UploadFiles {
   private async probeDirectWrites(): Promise<void> {
     const probe = path.join(this.layout.uploadsDir, `.direct-probe-${process.pid}`);
     const block = UPLOAD_BLOCKS.take();
+    if (!UPLOAD_BLOCKS.isAligned(block)) {
+      UPLOAD_BLOCKS.give(block);
+      this.refuseDirect(new Error("no page-aligned memory for O_DIRECT (could not reserve the block arena: an address-space limit?)"));
+      return;
+    }
     try {
       const handle = await fs.open(probe, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_TRUNC | fsConstants.O_DIRECT);
       try {
