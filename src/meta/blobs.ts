@@ -3,7 +3,7 @@ import type { Database, Statement } from "better-sqlite3";
 /** Committed blobs (global, by digest) and the links that let a repository serve them. */
 export class BlobTable {
   private readonly globalSize: Statement<[string], { size: number }>;
-  private readonly linkedSize: Statement<[number, string], { size: number }>;
+  private readonly linkedSize: Statement<[number, string], { size: number; grace_since: number }>;
   private readonly insertBlob: Statement<[string, number, number]>;
   private readonly insertLink: Statement<[number, string, number]>;
   private readonly deleteLink: Statement<[number, string]>;
@@ -12,7 +12,7 @@ export class BlobTable {
   constructor(db: Database) {
     this.globalSize = db.prepare("SELECT size FROM blobs WHERE digest = ?");
     this.linkedSize = db.prepare(
-      `SELECT b.size FROM repository_blobs l JOIN blobs b ON b.digest = l.digest
+      `SELECT b.size, COALESCE(b.idle_since, b.created_at) AS grace_since FROM repository_blobs l JOIN blobs b ON b.digest = l.digest
        WHERE l.repository_id = ? AND l.digest = ?`,
     );
     this.insertBlob = db.prepare("INSERT OR IGNORE INTO blobs (digest, size, created_at) VALUES (?, ?, ?)");
@@ -32,6 +32,12 @@ export class BlobTable {
   /** Size of a blob as seen by one repository (undefined unless linked). */
   linkedSizeOf(repositoryId: number, digest: string): number | undefined {
     return this.linkedSize.get(repositoryId, digest)?.size;
+  }
+
+  /** Size and GC grace clock of a blob as seen by one repository (undefined unless linked). */
+  linkedStat(repositoryId: number, digest: string): { size: number; graceSince: number } | undefined {
+    const row = this.linkedSize.get(repositoryId, digest);
+    return row && { size: row.size, graceSince: row.grace_since };
   }
 
   /** Record a committed blob (idempotent: concurrent pushes of one blob store one row). */

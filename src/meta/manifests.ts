@@ -11,9 +11,10 @@ interface ManifestRow {
   subject: string | null;
   annotations: string | null;
   created_at: number;
+  idle_since: number | null;
 }
 
-const SUMMARY_COLUMNS = "m.id, m.digest, m.media_type, m.size, m.artifact_type, m.subject, m.annotations, m.created_at";
+const SUMMARY_COLUMNS = "m.id, m.digest, m.media_type, m.size, m.artifact_type, m.subject, m.annotations, m.created_at, m.idle_since";
 
 function toSummary(row: Omit<ManifestRow, "content">): ManifestSummary {
   return {
@@ -25,6 +26,7 @@ function toSummary(row: Omit<ManifestRow, "content">): ManifestSummary {
     subject: row.subject,
     annotations: row.annotations ? (JSON.parse(row.annotations) as Record<string, string>) : null,
     createdAt: row.created_at,
+    graceSince: row.idle_since ?? row.created_at,
   };
 }
 

@@ -18,6 +18,8 @@ export interface ManifestRecord {
   subject: string | null;
   annotations: Record<string, string> | null;
   createdAt: number;
+  /** When its GC grace period started (pushed, last untagged or dereferenced, or last looked up). */
+  graceSince: number;
 }
 
 export type ManifestSummary = Omit<ManifestRecord, "content" | "repository">;

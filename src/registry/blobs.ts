@@ -2,6 +2,7 @@ import type { FileHandle } from "node:fs/promises";
 import { RegistryError, type Digest } from "../oci/index.js";
 import type { Metadata } from "../meta/index.js";
 import type { BlobStore } from "../storage/index.js";
+import { refreshGrace } from "./grace.js";
 
 export interface BlobInfo {
   digest: Digest;
@@ -18,12 +19,16 @@ export class BlobService {
     private readonly store: BlobStore,
   ) {}
 
-  /** Answered from SQLite alone: HEAD never touches the blob file. */
+  /**
+   * Answered from SQLite alone: HEAD never touches the blob file. A blob looked up may be about
+   * to be referenced by a push that skipped uploading it: its GC grace clock restarts (grace.ts).
+   */
   stat(repository: string, digest: Digest): BlobInfo {
     const repoId = this.meta.repositories.idOf(repository);
-    const size = repoId === undefined ? undefined : this.meta.blobs.linkedSizeOf(repoId, digest.value);
-    if (size === undefined) throw new RegistryError("BLOB_UNKNOWN", undefined, { detail: { digest: digest.value } });
-    return { digest, size };
+    const linked = repoId === undefined ? undefined : this.meta.blobs.linkedStat(repoId, digest.value);
+    if (linked === undefined) throw new RegistryError("BLOB_UNKNOWN", undefined, { detail: { digest: digest.value } });
+    refreshGrace(linked.graceSince, () => this.meta.gc.touchBlob(digest.value));
+    return { digest, size: linked.size };
   }
 
   /** The file of a blob the repository holds, open for reading (the caller closes it). */

@@ -10,6 +10,7 @@ import {
   type Reference,
 } from "../oci/index.js";
 import type { ManifestRecord, ManifestSummary, Metadata, Page } from "../meta/index.js";
+import { refreshGrace } from "./grace.js";
 
 export interface PutManifestResult {
   digest: Digest;
@@ -76,6 +77,10 @@ export class ManifestService {
     return { digest, subject: manifest.subject?.digest };
   }
 
+  /**
+   * A manifest looked up by digest may be a child an index push is about to reference without
+   * pushing it again: its GC grace clock restarts (grace.ts). A tag keeps its manifest anyway.
+   */
   get(repository: string, reference: Reference): ManifestRecord {
     const repoId = this.repositoryId(repository);
     const record =
@@ -83,6 +88,7 @@ export class ManifestService {
         ? this.meta.manifests.getByTag(repoId, repository, reference.tag)
         : this.meta.manifests.get(repoId, repository, reference.digest.value);
     if (!record) throw manifestUnknown(reference);
+    if (reference.kind === "digest") refreshGrace(record.graceSince, () => this.meta.gc.touchManifest(repoId, record.digest));
     return record;
   }
 

@@ -3,6 +3,7 @@ import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, utimesSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterEach, describe, test } from "node:test";
+import BetterSqlite3 from "better-sqlite3";
 import { sha256, TestClient } from "../helpers/client.js";
 import { headStatus, pushIndex, pushOwnImage, descriptorOf } from "../helpers/images.js";
 import { checkStorageInvariants } from "../helpers/invariants.js";
@@ -24,6 +25,41 @@ describe("garbage collection: mark and sweep", () => {
   afterEach(async () => {
     assert.deepEqual(await checkStorageInvariants(server.root), [], "no dangling row after GC");
     await server.dispose();
+  });
+
+  test("what a client looks up (HEAD) and so skips uploading gets its grace period back: GC keeps it for the manifest that follows", async () => {
+    await start();
+    const layer = randomBytes(5000);
+    const layerDigest = await client.pushBlob("gc/skip", layer);
+    const child = await pushOwnImage(client, "gc/skip");
+    const forgotten = await client.pushBlob("gc/skip", randomBytes(3000));
+    ageDatabase(server.root, 2 * HOUR);
+
+    // A push that finds the layer and the child manifest stored does not send them again.
+    assert.equal(await headStatus(client, "gc/skip", "blobs", layerDigest), 200);
+    assert.equal(await headStatus(client, "gc/skip", "manifests", child.digest), 200);
+    // Within a minute, a second lookup writes nothing (the read path stays read-only).
+    const clock = () => {
+      const db = new BetterSqlite3(path.join(server.root, "meta.db"), { readonly: true });
+      try {
+        return (db.prepare("SELECT idle_since FROM blobs WHERE digest = ?").get(layerDigest) as { idle_since: number }).idle_since;
+      } finally {
+        db.close();
+      }
+    };
+    const first = clock();
+    assert.ok(Date.now() - first < 60_000, "the lookup restarted the clock");
+    assert.equal(await headStatus(client, "gc/skip", "blobs", layerDigest), 200);
+    assert.equal(clock(), first);
+
+    const gc = await runGc(client);
+    assert.equal(gc.blobs.deleted, 1, "only the blob nobody looked at");
+    assert.equal(await headStatus(client, "gc/skip", "blobs", forgotten), 404);
+    // The manifest that references what was skipped still finds it all.
+    await pushIndex(client, "gc/skip", [child], "v1");
+    const image = await pushOwnImage(client, "gc/skip", "v2", { layer });
+    assert.equal(image.blobs[1]!.digest, layerDigest);
+    assert.equal(await headStatus(client, "gc/skip", "blobs", layerDigest), 200);
   });
 
   test("fresh garbage is kept for the grace period; past it, untagged manifests and unreferenced blobs go", async () => {
