@@ -62,7 +62,8 @@ export class Operations {
     this.unbindMetrics = setStorageUsageSource(async () => {
       const volume = await this.registry.capacity.stats();
       const usage = this.registry.meta.gc.usage();
-      return { ...volume, blobsBytes: usage.blobsBytes, uploadsBytes: usage.uploadsBytes, uploadSessions: usage.uploads };
+      const directIo = this.registry.uploads.writePath.direct ? 1 : 0;
+      return { ...volume, blobsBytes: usage.blobsBytes, uploadsBytes: usage.uploadsBytes, uploadSessions: usage.uploads, directIo };
     });
   }
 

@@ -15,6 +15,9 @@ export interface StorageReport {
   uploadSessions: number;
   /** What a GC now would free: collectable blobs and expired upload sessions (orphan files not counted). */
   reclaimableBytes: number;
+  /** Uploads are written with O_DIRECT; false when configured off or refused by the volume (`directIoRefusal` says why). */
+  directIo: boolean;
+  directIoRefusal?: string;
 }
 
 export async function storageReport(registry: Registry, graceMs: number, uploadTtlMs: number): Promise<StorageReport> {
@@ -30,5 +33,7 @@ export async function storageReport(registry: Registry, graceMs: number, uploadT
     uploadsBytes: usage.uploadsBytes,
     uploadSessions: usage.uploads,
     reclaimableBytes: registry.meta.gc.reclaimable(now - graceMs).bytes + expiredUploads,
+    directIo: registry.uploads.writePath.direct,
+    ...(registry.uploads.writePath.refusal ? { directIoRefusal: registry.uploads.writePath.refusal } : {}),
   };
 }

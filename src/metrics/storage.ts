@@ -10,6 +10,8 @@ export interface StorageUsage {
   blobsBytes: number;
   uploadsBytes: number;
   uploadSessions: number;
+  /** 1 when uploads are written with O_DIRECT. */
+  directIo: number;
 }
 
 type UsageSource = () => Promise<StorageUsage>;
@@ -55,4 +57,5 @@ export const storageGauges = [
   storageGauge("dvcr_storage_blobs_bytes", "Bytes of committed blobs recorded in the metadata", (u) => u.blobsBytes),
   storageGauge("dvcr_storage_uploads_bytes", "Bytes held by open upload sessions", (u) => u.uploadsBytes),
   storageGauge("dvcr_upload_sessions", "Open upload sessions (started, not yet completed or purged)", (u) => u.uploadSessions),
+  storageGauge("dvcr_storage_direct_io", "1 when uploads are written with O_DIRECT, 0 when through the page cache (configured off, or refused by the volume)", (u) => u.directIo),
 ];

@@ -134,6 +134,8 @@ describe("repository deletion and the owners' keep list", () => {
       assert.ok((s.capacityBytes as number) > 0 && (s.freeBytes as number) > 0 && (s.usedBytes as number) > 0);
       assert.equal(s.reserveBytes, Math.max(DEFAULT_CONFIG.storage.reserve.bytes, Math.ceil((s.capacityBytes as number) / 100)));
       assert.equal(s.full, false);
+      assert.equal(s.directIo, true);
+      assert.equal(s.directIoRefusal, undefined);
     } finally {
       await server.dispose();
     }

@@ -66,6 +66,7 @@ describe("observability: metrics, health, logs, schedules", () => {
       assert.ok(value("dvcr_storage_reserve_bytes") > 0);
       assert.equal(value("dvcr_storage_blobs_bytes"), image.blobs.reduce((n, b) => n + b.size, 0));
       assert.equal(value("dvcr_upload_sessions"), 1);
+      assert.equal(value("dvcr_storage_direct_io"), 1, "the test volume takes O_DIRECT");
       assert.equal(value("dvcr_storage_uploads_bytes"), 20_000);
       assert.equal(value("dvcr_gc_runs_total", { result: "success", mode: "sweep" }), 1);
       assert.equal(value("dvcr_gc_duration_seconds_count"), 1);
