@@ -67,6 +67,8 @@ export async function writeHashed(
   const spare: Buffer[] = [];
   // Writes in flight, oldest first. They never reject: a failure is kept and thrown by us.
   const inFlight: Promise<void>[] = [];
+  // The last buffered write (never rejects): the next buffered write starts after it.
+  let lastBuffered: Promise<unknown> = Promise.resolve();
   let failure: { error: unknown } | undefined;
   let block: Buffer = blocks.take();
   let filled = 0;
@@ -79,8 +81,11 @@ export async function writeHashed(
       off += bytesWritten;
     }
   };
+  /** How many leading bytes of `data` (to be written at `at`) may go through O_DIRECT. */
+  const directBytes = (data: Buffer, at: number): number =>
+    directFile && at % DIRECT_ALIGNMENT === 0 && blocks.isAligned?.(data) ? data.length - (data.length % DIRECT_ALIGNMENT) : 0;
   const writeBlock = async (data: Buffer, at: number): Promise<void> => {
-    const aligned = directFile && at % DIRECT_ALIGNMENT === 0 && blocks.isAligned?.(data) ? data.length - (data.length % DIRECT_ALIGNMENT) : 0;
+    const aligned = directBytes(data, at);
     if (aligned > 0 && directFile) {
       try {
         await writeAll(directFile, data.subarray(0, aligned), at);
@@ -107,12 +112,16 @@ export async function writeHashed(
     // was tried and measured: no faster, alone or 3 pushes at once, on this 2-core machine, for
     // +0.4 s of CPU per GiB and +17 MiB of memory (the client and the kernel use the other core).
     hash.update(data);
-    // Each write starts when the one before it ends: one writer at a time never contends for the
-    // file's lock, and the file only ever grows as a prefix of the upload.
-    const previous = inFlight[inFlight.length - 1] ?? Promise.resolve();
+    // Buffered writes run one after another: concurrent ones contend for the file's lock and
+    // measured slower. Direct writes run side by side (up to BLOCKS_IN_FLIGHT): each waits for
+    // the device, and several in flight hide its latency (+18 % for a 1 GiB push on this VM's
+    // disk; more where the volume is remote, e.g. a network block device). Bytes past the
+    // committed size only count once all are written and fsync'd, so the order does not matter.
+    const previous = directBytes(data, at) > 0 ? Promise.resolve() : lastBuffered;
+    const written = previous.then(() => (failure ? undefined : writeBlock(data, at)));
+    if (previous === lastBuffered) lastBuffered = written.catch(() => undefined);
     inFlight.push(
-      previous
-        .then(() => (failure ? undefined : writeBlock(data, at)))
+      written
         .then(
           () => undefined,
           (error: unknown) => void (failure ??= { error }),

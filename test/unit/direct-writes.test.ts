@@ -8,7 +8,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, test } from "node:test";
 import { AlignedBlockPool, DIRECT_ALIGNMENT } from "../../src/storage/aligned-blocks.js";
-import { writeHashed, type DirectTarget } from "../../src/storage/chunked-writer.js";
+import { BLOCKS_IN_FLIGHT, writeHashed, type DirectTarget } from "../../src/storage/chunked-writer.js";
 import { pieces } from "../helpers/pieces.js";
 
 const BLOCK = 1024 * 1024;
@@ -151,6 +151,52 @@ describe("writeHashed with O_DIRECT", () => {
       });
     });
   }
+
+  test("direct writes run side by side (at most BLOCKS_IN_FLIGHT), buffered ones one at a time", async () => {
+    const pool = new AlignedBlockPool(BLOCK, 8);
+    await withFile(async (file) => {
+      const data = randomBytes(12 * BLOCK + 100);
+      const buffered = await open(file, "w+");
+      const directHandle = await open(file, constants.O_WRONLY | constants.O_DIRECT);
+      const running = { direct: 0, buffered: 0, maxDirect: 0, maxBuffered: 0 };
+      // Slow writes (as on a remote volume), counted while they run.
+      const slowed = (handle: FileHandle, kind: "direct" | "buffered"): FileHandle =>
+        new Proxy(handle, {
+          get(target, prop) {
+            if (prop === "write") {
+              return async (...args: Parameters<FileHandle["write"]>) => {
+                running[kind]++;
+                const max = kind === "direct" ? "maxDirect" : "maxBuffered";
+                running[max] = Math.max(running[max], running[kind]);
+                try {
+                  await new Promise((r) => setTimeout(r, 3));
+                  return await (target.write as (...a: unknown[]) => Promise<unknown>)(...args);
+                } finally {
+                  running[kind]--;
+                }
+              };
+            }
+            const value = Reflect.get(target, prop) as unknown;
+            return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+          },
+        });
+      try {
+        // Start mid-page: the first block and the tail are buffered, the rest direct.
+        await buffered.write(Buffer.alloc(10), 0, 10, 0);
+        await writeHashed(pieces(data), slowed(buffered, "buffered"), 10, createHash("sha256"), {
+          blocks: pool,
+          direct: { file: slowed(directHandle, "direct"), onRefused: () => undefined },
+        });
+      } finally {
+        await directHandle.close();
+        await buffered.close();
+      }
+      assert.deepEqual(readFileSync(file).subarray(10), data);
+      assert.ok(running.maxDirect > 1, `direct writes overlapped (${running.maxDirect} at once)`);
+      assert.ok(running.maxDirect <= BLOCKS_IN_FLIGHT);
+      assert.equal(running.maxBuffered, 1);
+    });
+  });
 
   test("a refused direct write is redone through the page cache, and the rest follows it there", async () => {
     const pool = new AlignedBlockPool(BLOCK, 8);
