@@ -85,6 +85,8 @@ const ConfigSchema = z.object({
   auth: AuthConfigSchema.optional(),
   /** Absent: plain HTTP. */
   tls: TlsConfigSchema.optional(),
+  /** `listen`: also serve /metrics on this HOST:PORT, as distribution's `http.debug.addr` (absent: off). */
+  debug: z.object({ listen: z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/, "debug.listen must be HOST:PORT").optional() }).optional(),
 });
 export type Config = z.infer<typeof ConfigSchema>;
 
@@ -157,6 +159,7 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
   merged = merge(merged, {
     listen: env.DVCR_LISTEN || undefined,
     root: env.DVCR_ROOT || undefined,
+    debug: { listen: env.DVCR_DEBUG_LISTEN || undefined },
     log: { level: env.DVCR_LOG_LEVEL || undefined },
     gc: { schedule: env.DVCR_GC_SCHEDULE || undefined, grace: env.DVCR_GC_GRACE || undefined, uploadTtl: env.DVCR_UPLOAD_TTL || undefined },
     scrub: { schedule: env.DVCR_SCRUB_SCHEDULE || undefined },

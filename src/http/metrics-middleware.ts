@@ -1,5 +1,13 @@
 import type { Socket } from "node:net";
 import type { Context, Next } from "koa";
+import {
+  distributionHandler,
+  registryInFlight,
+  registryRequestDuration,
+  registryRequests,
+  registryRequestSize,
+  registryResponseSize,
+} from "../metrics/distribution.js";
 import { httpReceivedBytes, httpRequestDuration, httpRequests, httpSentBytes, uploadsInProgress } from "../metrics/http.js";
 
 /** Requests that stream blob bytes into an upload session (POST ?digest=, PATCH, PUT with a body). */
@@ -27,6 +35,9 @@ export function httpMetrics() {
     const socket = ctx.req.socket;
     const uploading = streamsUpload(ctx);
     if (uploading) uploadsInProgress.inc();
+    // The families distribution exports, for dashboards made for it (metrics/distribution.ts).
+    const handler = distributionHandler(ctx.path);
+    if (handler) registryInFlight.inc({ handler });
     let recorded = false;
     const record = () => {
       if (recorded) return;
@@ -34,13 +45,24 @@ export function httpMetrics() {
       if (uploading) uploadsInProgress.dec();
       const route = (ctx as Context & { routerPath?: string }).routerPath ?? "unmatched";
       const method = ctx.method;
-      httpRequests.inc({ route, method, status: String(ctx.res.statusCode) });
-      httpRequestDuration.observe({ route, method }, Number(process.hrtime.bigint() - started) / 1e9);
+      const status = String(ctx.res.statusCode);
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      httpRequests.inc({ route, method, status });
+      httpRequestDuration.observe({ route, method }, seconds);
       const before = accounted.get(socket) ?? { read: 0, written: 0 };
       const now = { read: socket.bytesRead, written: socket.bytesWritten };
       accounted.set(socket, now);
-      httpReceivedBytes.inc({ route }, Math.max(0, now.read - before.read));
-      httpSentBytes.inc({ route }, Math.max(0, now.written - before.written));
+      const received = Math.max(0, now.read - before.read);
+      const sent = Math.max(0, now.written - before.written);
+      httpReceivedBytes.inc({ route }, received);
+      httpSentBytes.inc({ route }, sent);
+      if (handler) {
+        registryInFlight.dec({ handler });
+        registryRequests.inc({ handler, code: status, method });
+        registryRequestDuration.observe({ handler, method }, seconds);
+        registryRequestSize.observe({ handler }, received);
+        registryResponseSize.observe({ handler }, sent);
+      }
     };
     ctx.res.once("finish", record);
     ctx.res.once("close", record);

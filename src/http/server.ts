@@ -1,12 +1,13 @@
 import http from "node:http";
-import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
-import { parseListen, type Config } from "../config/config.js";
+import type { Config } from "../config/config.js";
 import { AuthService } from "../auth/index.js";
 import { Registry } from "../registry/index.js";
 import { Operations } from "../gc/operations.js";
 import { createApp } from "./app.js";
 import { createServingSocket, type ServingSocket } from "./tls.js";
+import { startDebugServer, type DebugServer } from "./debug-server.js";
+import { closeServer, listenOn, urlOf } from "./listen.js";
 
 export interface RunningServer {
   registry: Registry;
@@ -15,6 +16,8 @@ export interface RunningServer {
   server: http.Server;
   /** Base URL, e.g. http://127.0.0.1:5000 (the real port when listening on :0). */
   url: string;
+  /** Where /metrics is also served (`debug.listen`), if anywhere. */
+  debugUrl?: string;
   close(): Promise<void>;
 }
 
@@ -45,29 +48,32 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   server.requestTimeout = 0;
   server.headersTimeout = 60_000;
   server.keepAliveTimeout = 65_000;
-  const { host, port } = parseListen(config.listen);
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(port, host, () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
+  await listenOn(server, config.listen);
+  let debug: DebugServer | undefined;
+  if (config.debug?.listen) {
+    try {
+      debug = await startDebugServer(config.debug.listen);
+    } catch (err) {
+      server.close();
+      registry.close();
+      auth?.close();
+      socket.close();
+      throw err;
+    }
+    logger.info({ url: debug.url }, `metrics also on ${debug.url}/metrics`);
+  }
   const operations = Operations.of(registry, logger);
   operations.start();
-  const address = server.address() as AddressInfo;
-  const shownHost = address.family === "IPv6" ? `[${address.address}]` : address.address;
-  const url = `${socket.scheme}://${shownHost}:${address.port}`;
+  const url = urlOf(server, socket.scheme);
   return {
     registry,
     operations,
     server,
     url,
+    debugUrl: debug?.url,
     async close() {
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
+      await debug?.close();
+      await closeServer(server);
       await operations.stop();
       socket.close();
       auth?.close();

@@ -191,3 +191,51 @@ describe("observability: metrics, health, logs, schedules", () => {
     );
   });
 });
+
+// Last: the metrics registry is shared by every server of this process, and the tests above count
+// from zero.
+describe("observability: distribution's metric families", () => {
+  test("distribution's registry_http_* families, also on the debug port (debug.listen), for dashboards made for it", async () => {
+    const server = await startTestServer({ ...opsConfig(), debug: { listen: "127.0.0.1:0" } });
+    const client = new TestClient(server.url);
+    try {
+      assert.ok(server.debugUrl, "the debug port listens");
+      const scrape = async () => {
+        const res = await fetch(`${server.debugUrl}/metrics`);
+        assert.equal(res.status, 200);
+        assert.match(res.headers.get("content-type")!, /^text\/plain; version=0\.0\.4/);
+        return res.text();
+      };
+      // The metrics registry is shared by every server in this process: compare before and after.
+      const before = await scrape();
+      const image = await pushOwnImage(client, "obs/dist", "v1", { layer: randomBytes(300_000) });
+      const layer = image.blobs[1]!;
+      assert.equal((await (await client.fetch(`/v2/obs/dist/blobs/${layer.digest}`)).arrayBuffer()).byteLength, layer.size);
+      await (await client.fetch("/v2/obs/dist/tags/list")).arrayBuffer();
+      await (await client.fetch("/v2/")).arrayBuffer();
+      await (await client.fetch("/v2/obs/dist/manifests/nope")).arrayBuffer();
+      const after = await scrape();
+
+      const grew = (name: string, labels: Record<string, string>) => (metricValue(after, name, labels) ?? 0) - (metricValue(before, name, labels) ?? 0);
+      const requests = (handler: string, method: string, code: string) => grew("registry_http_requests_total", { handler, method, code });
+      assert.equal(requests("manifest", "PUT", "201"), 1);
+      assert.equal(requests("manifest", "GET", "404"), 1);
+      assert.equal(requests("blob", "GET", "200"), 1);
+      assert.equal(requests("tags", "GET", "200"), 1);
+      assert.equal(requests("base", "GET", "200"), 1);
+      assert.equal(requests("blob_upload", "POST", "202"), 2, "config and layer sessions");
+      assert.equal(requests("blob_upload_chunk", "PUT", "201"), 2);
+      assert.equal(grew("registry_http_request_duration_seconds_count", { handler: "manifest", method: "PUT" }), 1);
+      assert.ok(metricValue(after, "registry_http_request_duration_seconds_bucket", { handler: "blob", method: "GET", le: "60" }) !== undefined);
+      assert.ok(grew("registry_http_response_size_bytes_sum", { handler: "blob" }) > layer.size, "the layer went out");
+      assert.ok(grew("registry_http_request_size_bytes_sum", { handler: "blob_upload_chunk" }) > layer.size, "and came in");
+      assert.equal(metricValue(after, "registry_http_in_flight_requests", { handler: "blob" }), 0);
+      assert.ok((metricValue(after, "dvcr_http_requests_total", { route: MANIFEST_ROUTE, method: "PUT", status: "201" }) ?? 0) >= 1, "ours are there too");
+
+      assert.equal((await fetch(`${server.debugUrl}/v2/`)).status, 404, "the debug port serves metrics only");
+      assert.equal((await fetch(`${server.debugUrl}/metrics`, { method: "POST" })).status, 404);
+    } finally {
+      await server.dispose();
+    }
+  });
+});
