@@ -1,14 +1,7 @@
 import type { Socket } from "node:net";
 import type { Context, Next } from "koa";
-import {
-  distributionHandler,
-  registryInFlight,
-  registryRequestDuration,
-  registryRequests,
-  registryRequestSize,
-  registryResponseSize,
-} from "../metrics/distribution.js";
-import { httpReceivedBytes, httpRequestDuration, httpRequests, httpSentBytes, uploadsInProgress } from "../metrics/http.js";
+import { distributionRequest } from "../metrics/distribution.js";
+import { recordHttpRequest, uploadsInProgress } from "../metrics/http.js";
 
 /** Requests that stream blob bytes into an upload session (POST ?digest=, PATCH, PUT with a body). */
 function streamsUpload(ctx: Context): boolean {
@@ -36,8 +29,7 @@ export function httpMetrics() {
     const uploading = streamsUpload(ctx);
     if (uploading) uploadsInProgress.inc();
     // The families distribution exports, for dashboards made for it (metrics/distribution.ts).
-    const handler = distributionHandler(ctx.path);
-    if (handler) registryInFlight.inc({ handler });
+    const distributionDone = distributionRequest(ctx.path, ctx.method);
     let recorded = false;
     const record = () => {
       if (recorded) return;
@@ -47,22 +39,13 @@ export function httpMetrics() {
       const method = ctx.method;
       const status = String(ctx.res.statusCode);
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      httpRequests.inc({ route, method, status });
-      httpRequestDuration.observe({ route, method }, seconds);
       const before = accounted.get(socket) ?? { read: 0, written: 0 };
       const now = { read: socket.bytesRead, written: socket.bytesWritten };
       accounted.set(socket, now);
       const received = Math.max(0, now.read - before.read);
       const sent = Math.max(0, now.written - before.written);
-      httpReceivedBytes.inc({ route }, received);
-      httpSentBytes.inc({ route }, sent);
-      if (handler) {
-        registryInFlight.dec({ handler });
-        registryRequests.inc({ handler, code: status, method });
-        registryRequestDuration.observe({ handler, method }, seconds);
-        registryRequestSize.observe({ handler }, received);
-        registryResponseSize.observe({ handler }, sent);
-      }
+      recordHttpRequest(route, method, status, seconds, received, sent);
+      distributionDone?.(status, seconds, received, sent);
     };
     ctx.res.once("finish", record);
     ctx.res.once("close", record);

@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram } from "prom-client";
-import { metricsRegistry } from "./registry.js";
+import { cached, metricsRegistry } from "./registry.js";
 
 /**
  * The HTTP families the CNCF distribution registry exports (docker/go-metrics, namespace
@@ -41,21 +41,61 @@ function sizeHistogram(name: string, help: string): Histogram<"handler"> {
 export const registryRequestSize = sizeHistogram("registry_http_request_size_bytes", "The HTTP request sizes in bytes.");
 export const registryResponseSize = sizeHistogram("registry_http_response_size_bytes", "The HTTP response sizes in bytes.");
 
-const NAME = "[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*";
-const ROUTES: [RegExp, DistributionHandler][] = [
-  [/^\/v2\/?$/, "base"],
-  [/^\/v2\/_catalog$/, "catalog"],
-  [new RegExp(`^/v2/${NAME}/manifests/[^/]+$`), "manifest"],
-  [new RegExp(`^/v2/${NAME}/tags/list$`), "tags"],
-  [new RegExp(`^/v2/${NAME}/blobs/uploads/?$`), "blob_upload"],
-  [new RegExp(`^/v2/${NAME}/blobs/uploads/[^/]+$`), "blob_upload_chunk"],
-  [new RegExp(`^/v2/${NAME}/blobs/[^/]+$`), "blob"],
-  [new RegExp(`^/v2/${NAME}/referrers/[^/]+$`), "referrers"],
-];
-
-/** distribution's route name for a request path, or undefined for routes it does not have. */
+/**
+ * distribution's route name for a request path, or undefined for routes it does not have. Plain
+ * string searches: this runs for every request, and the last path segments decide.
+ */
 export function distributionHandler(path: string): DistributionHandler | undefined {
-  if (!path.startsWith("/v2")) return undefined;
-  for (const [pattern, handler] of ROUTES) if (pattern.test(path)) return handler;
+  if (path === "/v2/" || path === "/v2") return "base";
+  if (!path.startsWith("/v2/")) return undefined;
+  if (path === "/v2/_catalog") return "catalog";
+  if (path.endsWith("/tags/list")) return "tags";
+  // The route's keyword is the last one in the path (a repository may be named x/blobs/y).
+  const manifests = path.lastIndexOf("/manifests/");
+  const blobs = path.lastIndexOf("/blobs/");
+  const referrers = path.lastIndexOf("/referrers/");
+  const last = Math.max(manifests, blobs, referrers, path.endsWith("/blobs/uploads") ? path.length : -1);
+  if (last <= 3) return undefined;
+  if (last === manifests) return "manifest";
+  if (last === referrers) return "referrers";
+  const rest = path.slice(last === path.length ? path.length : blobs + "/blobs/".length);
+  if (last === path.length || rest === "uploads/") return "blob_upload";
+  return rest.startsWith("uploads/") ? "blob_upload_chunk" : "blob";
   return undefined;
+}
+
+/** The label children of one handler and method, made once: prom-client hashes labels per call. */
+interface HandlerMetrics {
+  inFlight: ReturnType<typeof registryInFlight.labels>;
+  duration: ReturnType<typeof registryRequestDuration.labels>;
+  requestSize: ReturnType<typeof registryRequestSize.labels>;
+  responseSize: ReturnType<typeof registryResponseSize.labels>;
+  byCode: Map<string, ReturnType<typeof registryRequests.labels>>;
+}
+
+const children = new Map<string, HandlerMetrics>();
+
+function metricsOf(handler: DistributionHandler, method: string): HandlerMetrics {
+  return cached(children, `${handler} ${method}`, () => ({
+    inFlight: registryInFlight.labels({ handler }),
+    duration: registryRequestDuration.labels({ handler, method }),
+    requestSize: registryRequestSize.labels({ handler }),
+    responseSize: registryResponseSize.labels({ handler }),
+    byCode: new Map(),
+  }));
+}
+
+/** One request in distribution's families: counted in flight now, the rest when `done`. */
+export function distributionRequest(path: string, method: string): ((code: string, seconds: number, received: number, sent: number) => void) | undefined {
+  const handler = distributionHandler(path);
+  if (!handler) return undefined;
+  const m = metricsOf(handler, method);
+  m.inFlight.inc();
+  return (code, seconds, received, sent) => {
+    m.inFlight.dec();
+    cached(m.byCode, code, () => registryRequests.labels({ handler, code, method })).inc();
+    m.duration.observe(seconds);
+    m.requestSize.observe(received);
+    m.responseSize.observe(sent);
+  };
 }

@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram } from "prom-client";
-import { metricsRegistry } from "./registry.js";
+import { cached, metricsRegistry } from "./registry.js";
 
 /**
  * HTTP traffic. `route` is the matched route pattern (e.g. /v2/*name/blobs/:digest), never the
@@ -40,3 +40,27 @@ export const uploadsInProgress = new Gauge({
   help: "Requests streaming blob bytes into the registry right now",
   registers: [metricsRegistry],
 });
+
+/** The label children of one route and method, made once: prom-client hashes labels per call. */
+interface RouteMetrics {
+  duration: ReturnType<typeof httpRequestDuration.labels>;
+  received: ReturnType<typeof httpReceivedBytes.labels>;
+  sent: ReturnType<typeof httpSentBytes.labels>;
+  byStatus: Map<string, ReturnType<typeof httpRequests.labels>>;
+}
+
+const routeChildren = new Map<string, RouteMetrics>();
+
+/** Record one answered request under its route pattern. */
+export function recordHttpRequest(route: string, method: string, status: string, seconds: number, received: number, sent: number): void {
+  const m = cached(routeChildren, `${method} ${route}`, () => ({
+    duration: httpRequestDuration.labels({ route, method }),
+    received: httpReceivedBytes.labels({ route }),
+    sent: httpSentBytes.labels({ route }),
+    byStatus: new Map(),
+  }));
+  cached(m.byStatus, status, () => httpRequests.labels({ route, method, status })).inc();
+  m.duration.observe(seconds);
+  m.received.inc(received);
+  m.sent.inc(sent);
+}

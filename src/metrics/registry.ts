@@ -7,3 +7,13 @@ import { Registry, collectDefaultMetrics } from "prom-client";
  */
 export const metricsRegistry = new Registry();
 collectDefaultMetrics({ register: metricsRegistry });
+
+/**
+ * The value cached under `key`, made by `make` the first time. For prom-client label children:
+ * `metric.labels({...})` hashes its labels on every call, a cached child does not.
+ */
+export function cached<V>(cache: Map<string, V>, key: string, make: () => V): V {
+  let value = cache.get(key);
+  if (value === undefined) cache.set(key, (value = make()));
+  return value;
+}
