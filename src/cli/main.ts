@@ -34,6 +34,7 @@ Options (each also from the environment, and from the YAML config file):
   --log-level LEVEL    fatal|error|warn|info|debug|trace  DVCR_LOG_LEVEL default info
   --tls-cert FILE      serve HTTPS with this PEM certificate (chain) DVCR_TLS_CERT
   --tls-key FILE       ... and this PEM private key; both reloaded when they change  DVCR_TLS_KEY
+  --debug-listen HOST:PORT  also serve /metrics there (distribution's debug port)  DVCR_DEBUG_LISTEN
 Priority: defaults < config file < environment < flags.
 `;
 
@@ -47,6 +48,7 @@ async function serve(args: string[]): Promise<void> {
       "log-level": { type: "string" },
       "tls-cert": { type: "string" },
       "tls-key": { type: "string" },
+      "debug-listen": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
     strict: true,
@@ -55,7 +57,7 @@ async function serve(args: string[]): Promise<void> {
     process.stdout.write(HELP);
     return;
   }
-  const config = loadConfig({ configFile: values.config, listen: values.listen, root: values.root, logLevel: values["log-level"], tlsCert: values["tls-cert"], tlsKey: values["tls-key"] });
+  const config = loadConfig({ configFile: values.config, listen: values.listen, root: values.root, logLevel: values["log-level"], tlsCert: values["tls-cert"], tlsKey: values["tls-key"], debugListen: values["debug-listen"] });
   const logger = createLogger(config.log.level);
   const running = await startServer(config, logger);
   logger.info({ url: running.url, root: config.root }, `dvcr listening on ${running.url}`);

@@ -110,6 +110,7 @@ export interface ConfigOverrides {
   logLevel?: string;
   tlsCert?: string;
   tlsKey?: string;
+  debugListen?: string;
 }
 
 type Plain = Record<string, unknown>;
@@ -166,7 +167,7 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
     storage: { directIo: booleanOrUndefined(env.DVCR_STORAGE_DIRECT_IO), reserve: { bytes: env.DVCR_STORAGE_RESERVE_BYTES || undefined, percent: numberOrUndefined(env.DVCR_STORAGE_RESERVE_PERCENT) } },
   });
   merged = merge(merged, authFromEnv(env));
-  merged = merge(merged, { listen: overrides.listen, root: overrides.root, log: { level: overrides.logLevel } });
+  merged = merge(merged, { listen: overrides.listen, root: overrides.root, log: { level: overrides.logLevel }, debug: { listen: overrides.debugListen } });
   merged = merge(merged, definedOnly({ tls: { cert: overrides.tlsCert, key: overrides.tlsKey } }));
   const result = ConfigSchema.safeParse(merged);
   if (!result.success) {

@@ -34,6 +34,22 @@ describe("configuration", () => {
     assert.throws(() => loadConfig({ configFile: path.join(dir, "missing.yaml") }, {}), /cannot read config file/);
   });
 
+  test("debug.listen and storage.directIo: file < env < flag, and bad values named", () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "dvcr-cfg-"));
+    const file = path.join(dir, "dvcr.yaml");
+    writeFileSync(file, "debug: {listen: 127.0.0.1:5001}\nstorage: {directIo: false}\n");
+    assert.equal(loadConfig({}, {}).debug?.listen, undefined, "off by default");
+    assert.equal(loadConfig({}, {}).storage.directIo, true, "on by default");
+    let c = loadConfig({ configFile: file }, {});
+    assert.deepEqual([c.debug?.listen, c.storage.directIo], ["127.0.0.1:5001", false]);
+    c = loadConfig({ configFile: file }, { DVCR_DEBUG_LISTEN: "0.0.0.0:5002", DVCR_STORAGE_DIRECT_IO: "true" });
+    assert.deepEqual([c.debug?.listen, c.storage.directIo], ["0.0.0.0:5002", true]);
+    c = loadConfig({ configFile: file, debugListen: "127.0.0.1:5003" }, { DVCR_DEBUG_LISTEN: "0.0.0.0:5002" });
+    assert.equal(c.debug?.listen, "127.0.0.1:5003");
+    assert.throws(() => loadConfig({ debugListen: "5001" }, {}), /debug.listen must be HOST:PORT/);
+    assert.throws(() => loadConfig({}, { DVCR_STORAGE_DIRECT_IO: "yes" }), /storage.directIo/);
+  });
+
   test("listen addresses", () => {
     assert.deepEqual(parseListen("127.0.0.1:5000"), { host: "127.0.0.1", port: 5000 });
     assert.deepEqual(parseListen("[::1]:5000"), { host: "::1", port: 5000 });
