@@ -24,6 +24,7 @@ export async function storageReport(registry: Registry, graceMs: number, uploadT
   const volume = await registry.capacity.stats();
   const now = Date.now();
   const usage = registry.meta.gc.usage();
+  const { writePath } = registry.uploads;
   const expiredUploads = registry.meta.gc.idleUploads(now - uploadTtlMs).reduce((sum, u) => sum + u.size, 0);
   return {
     ...volume,
@@ -33,7 +34,7 @@ export async function storageReport(registry: Registry, graceMs: number, uploadT
     uploadsBytes: usage.uploadsBytes,
     uploadSessions: usage.uploads,
     reclaimableBytes: registry.meta.gc.reclaimable(now - graceMs).bytes + expiredUploads,
-    directIo: registry.uploads.writePath.direct,
-    ...(registry.uploads.writePath.refusal ? { directIoRefusal: registry.uploads.writePath.refusal } : {}),
+    directIo: writePath.direct,
+    ...(writePath.refusal ? { directIoRefusal: writePath.refusal } : {}),
   };
 }

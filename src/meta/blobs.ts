@@ -31,7 +31,7 @@ export class BlobTable {
 
   /** Size of a blob as seen by one repository (undefined unless linked). */
   linkedSizeOf(repositoryId: number, digest: string): number | undefined {
-    return this.linkedSize.get(repositoryId, digest)?.size;
+    return this.linkedStat(repositoryId, digest)?.size;
   }
 
   /** Size and GC grace clock of a blob as seen by one repository (undefined unless linked). */

@@ -61,7 +61,6 @@ export function distributionHandler(path: string): DistributionHandler | undefin
   const rest = path.slice(last === path.length ? path.length : blobs + "/blobs/".length);
   if (last === path.length || rest === "uploads/") return "blob_upload";
   return rest.startsWith("uploads/") ? "blob_upload_chunk" : "blob";
-  return undefined;
 }
 
 /** The label children of one handler and method, made once: prom-client hashes labels per call. */

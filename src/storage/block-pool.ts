@@ -1,9 +1,3 @@
-/**
- * Fixed-size buffers reused across requests. Each upload chunk and each pull used to allocate
- * its own 1 MiB blocks; freed only whenever V8 next collected them, they lifted a chunked 1 GiB
- * push (16 PATCHes) to 150 MiB peak RSS in bench/. A block goes back only once nothing refers
- * to it any more (its write finished, the socket took it); the pool keeps at most `maxIdle`.
- */
 /** Where transfer blocks come from and go back to once nothing refers to them any more. */
 export interface BlockSource {
   readonly blockSize: number;
@@ -13,6 +7,12 @@ export interface BlockSource {
   isAligned?(block: Buffer): boolean;
 }
 
+/**
+ * Fixed-size buffers reused across requests. Each upload chunk and each pull used to allocate
+ * its own 1 MiB blocks; freed only whenever V8 next collected them, they lifted a chunked 1 GiB
+ * push (16 PATCHes) to 150 MiB peak RSS in bench/. A block goes back only once nothing refers
+ * to it any more (its write finished, the socket took it); the pool keeps at most `maxIdle`.
+ */
 export class BlockPool implements BlockSource {
   private readonly idle: Buffer[] = [];
 

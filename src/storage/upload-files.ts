@@ -20,17 +20,17 @@ export interface AppendOptions {
   length?: number;
 }
 
-/**
- * Bytes of upload sessions. Each session is one temp file; bytes are hashed while they stream
- * in, so committing needs no second pass over a multi-GiB file. The running sha256 state lives
- * in memory; after a restart it is rebuilt once from the file (Node cannot serialise it).
- */
 export interface UploadFilesOptions {
   fsync: boolean;
   /** Write upload blocks with O_DIRECT where the filesystem allows it (see aligned-blocks.ts). */
   directIo: boolean;
 }
 
+/**
+ * Bytes of upload sessions. Each session is one temp file; bytes are hashed while they stream
+ * in, so committing needs no second pass over a multi-GiB file. The running sha256 state lives
+ * in memory; after a restart it is rebuilt once from the file (Node cannot serialise it).
+ */
 export class UploadFiles {
   private readonly hashes = new Map<string, HashState>();
   /** Whether uploads are written with O_DIRECT: asked for, and the volume takes it. */

@@ -18,24 +18,30 @@ interface Write {
   length: number;
 }
 
+type WriteAt = (buffer: Buffer, offset: number, length: number, position: number) => Promise<unknown>;
+
+/** A real file handle whose `write` goes through `wrap` (given the real one); all else as is. */
+function withWrite(handle: FileHandle, wrap: (write: WriteAt) => WriteAt): FileHandle {
+  const write = wrap((buffer, offset, length, position) => handle.write(buffer, offset, length, position));
+  return new Proxy(handle, {
+    get(target, prop, receiver) {
+      if (prop === "write") return write;
+      const value = Reflect.get(target, prop, receiver) as unknown;
+      return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+}
+
 /**
  * A real file handle whose writes are recorded (where, how long) before the kernel takes them;
  * write number `failAt` fails with `failWith` instead (EINVAL: a refused direct write).
  */
 function recorded(handle: FileHandle, writes: Write[], { failAt = 0, failWith = "EINVAL" } = {}): FileHandle {
   let count = 0;
-  return new Proxy(handle, {
-    get(target, prop, receiver) {
-      if (prop === "write") {
-        return async (buffer: Buffer, offset: number, length: number, position: number) => {
-          if (++count === failAt) throw Object.assign(new Error(`${failWith}: write failed`), { code: failWith });
-          writes.push({ position, length });
-          return target.write(buffer, offset, length, position);
-        };
-      }
-      const value = Reflect.get(target, prop, receiver) as unknown;
-      return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(target) : value;
-    },
+  return withWrite(handle, (write) => async (buffer, offset, length, position) => {
+    if (++count === failAt) throw Object.assign(new Error(`${failWith}: write failed`), { code: failWith });
+    writes.push({ position, length });
+    return write(buffer, offset, length, position);
   });
 }
 
@@ -161,24 +167,16 @@ describe("writeHashed with O_DIRECT", () => {
       const running = { direct: 0, buffered: 0, maxDirect: 0, maxBuffered: 0 };
       // Slow writes (as on a remote volume), counted while they run.
       const slowed = (handle: FileHandle, kind: "direct" | "buffered"): FileHandle =>
-        new Proxy(handle, {
-          get(target, prop) {
-            if (prop === "write") {
-              return async (...args: Parameters<FileHandle["write"]>) => {
-                running[kind]++;
-                const max = kind === "direct" ? "maxDirect" : "maxBuffered";
-                running[max] = Math.max(running[max], running[kind]);
-                try {
-                  await new Promise((r) => setTimeout(r, 3));
-                  return await (target.write as (...a: unknown[]) => Promise<unknown>)(...args);
-                } finally {
-                  running[kind]--;
-                }
-              };
-            }
-            const value = Reflect.get(target, prop) as unknown;
-            return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(target) : value;
-          },
+        withWrite(handle, (write) => async (...args) => {
+          running[kind]++;
+          const max = kind === "direct" ? "maxDirect" : "maxBuffered";
+          running[max] = Math.max(running[max], running[kind]);
+          try {
+            await new Promise((r) => setTimeout(r, 3));
+            return await write(...args);
+          } finally {
+            running[kind]--;
+          }
         });
       try {
         // Start mid-page: the first block and the tail are buffered, the rest direct.
