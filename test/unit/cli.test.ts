@@ -10,6 +10,11 @@ describe("dvcr CLI", () => {
     for (const word of ["serve", "--listen", "--root", "--config", "DVCR_LISTEN", "DVCR_ROOT", "DVCR_CONFIG"]) assert.ok(out.includes(word), word);
   });
 
+  test("the built bin runs as a program (the README's `npx dvcr serve` executes it directly)", () => {
+    const out = execFileSync(CLI, ["--help"], { encoding: "utf8" });
+    assert.ok(out.includes("serve"));
+  });
+
   test("unknown commands and bad flags fail with a message", () => {
     assert.throws(() => execFileSync(process.execPath, [CLI, "frobnicate"], { stdio: "pipe" }), /unknown command/);
     assert.throws(() => execFileSync(process.execPath, [CLI, "serve", "--nope"], { stdio: "pipe" }), /nope/);
