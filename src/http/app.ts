@@ -1,13 +1,13 @@
 import { randomUUID } from "node:crypto";
-import Router from "@koa/router";
 import Koa, { type Context, type Next } from "koa";
 import type { Logger } from "pino";
 import { RegistryError } from "../oci/index.js";
 import type { Registry } from "../registry/index.js";
 import { allows, type AuthService } from "../auth/index.js";
-import { authorizeRegistryRoutes, subjectOf } from "./auth-middleware.js";
+import { routeAuthorization, subjectOf } from "./auth-middleware.js";
 import { errorMiddleware } from "./errors.js";
 import { httpMetrics } from "./metrics-middleware.js";
+import { METHODS, RouteTable, type RouteDescriptor } from "./route-table.js";
 import { authRoutes } from "./routes/auth.js";
 import { blobRoutes } from "./routes/blobs.js";
 import type { RouteDeps } from "./routes/context.js";
@@ -44,15 +44,54 @@ async function apiVersion(ctx: Context, next: Next): Promise<void> {
   await next();
 }
 
-/** A request no route answered (and no 405 applied) still gets a spec-shaped error body. */
-async function noSuchRoute(ctx: Context, next: Next): Promise<void> {
-  await next();
-  if (ctx.status === 404 && ctx.body == null) {
-    throw new RegistryError("UNSUPPORTED", "no such route", { status: 404, detail: { path: ctx.path } });
-  }
+/**
+ * What no route answered: 405 with `Allow` where a route has this path (and for a method no
+ * route has at all), else 404; both with a spec error body. OPTIONS lists the methods.
+ */
+function unmatched(table: RouteTable) {
+  return async function noRoute(ctx: Context): Promise<void> {
+    const allowed = table.allowedOn(ctx.path);
+    if (ctx.method === "OPTIONS" && allowed.length > 0) {
+      ctx.set("Allow", allowed.join(", "));
+      ctx.body = "";
+      return;
+    }
+    if (allowed.length > 0 || !(METHODS as readonly string[]).includes(ctx.method)) {
+      throw new RegistryError("UNSUPPORTED", `method ${ctx.method.slice(0, 16)} is not allowed on this route`, {
+        detail: { method: ctx.method.slice(0, 16), allowed },
+        headers: allowed.length > 0 ? { Allow: allowed.join(", ") } : {},
+      });
+    }
+    throw new RegistryError("ROUTE_UNKNOWN", undefined, { detail: { path: ctx.path.slice(0, 256) } });
+  };
 }
 
-/** Build the Koa application: middleware, then the route table (one file per route group). */
+/** Every route dvcr serves, in matching order; the route table is built from exactly this. */
+export function routeDescriptors(deps: RouteDeps, ops: Operations, logger: Logger, auth?: AuthService): RouteDescriptor[] {
+  const base: RouteDescriptor = {
+    name: "base",
+    path: "/v2",
+    access: "authenticated",
+    handlers: {
+      GET: async (ctx) => {
+        ctx.body = {};
+      },
+    },
+  };
+  return [
+    base,
+    ...uploadRoutes(deps),
+    ...blobRoutes(deps),
+    ...manifestRoutes(deps),
+    ...discoveryRoutes(deps),
+    ...imageRoutes(deps),
+    ...healthRoutes(deps.registry),
+    ...opsRoutes(ops),
+    ...(auth ? authRoutes(auth, logger) : []),
+  ];
+}
+
+/** Build the Koa application: middleware, then the route table. */
 export function createApp(registry: Registry, logger: Logger, auth?: AuthService): Koa {
   const app = new Koa();
   app.proxy = false;
@@ -67,33 +106,14 @@ export function createApp(registry: Registry, logger: Logger, auth?: AuthService
         }
       : () => () => true,
   };
-  const router = new Router();
-  router.get("/v2", async (ctx) => {
-    ctx.body = {};
-  });
-  uploadRoutes(router, deps);
-  blobRoutes(router, deps);
-  manifestRoutes(router, deps);
-  discoveryRoutes(router, deps);
-  imageRoutes(router, deps);
-  // Probes and /metrics are open (PUBLIC_PATHS); the admin API /api/v1/ is for admins only.
-  healthRoutes(router, registry);
-  opsRoutes(router, Operations.of(registry, logger));
-  if (auth) authRoutes(router, auth, logger);
+  // Without auth every route is open; with it, each is guarded by its access rule.
+  const table = new RouteTable(routeDescriptors(deps, Operations.of(registry, logger), logger, auth), auth ? [routeAuthorization(auth, logger)] : []);
 
   app.use(httpMetrics());
   app.use(accessLog(logger));
   app.use(apiVersion);
   app.use(errorMiddleware(logger));
-  app.use(noSuchRoute);
-  app.use(
-    router.allowedMethods({
-      throw: true,
-      methodNotAllowed: () => new RegistryError("UNSUPPORTED", "method not allowed on this route"),
-      notImplemented: () => new RegistryError("UNSUPPORTED", "method not implemented", { status: 501 }),
-    }),
-  );
-  if (auth) app.use(authorizeRegistryRoutes(router, auth, logger));
-  app.use(router.routes());
+  app.use(table.router.routes());
+  app.use(unmatched(table));
   return app;
 }

@@ -1,5 +1,4 @@
-import type Router from "@koa/router";
-import type { Context, Middleware, Next } from "koa";
+import type { Context, Next } from "koa";
 import type { Logger } from "pino";
 import {
   missingAccess,
@@ -14,7 +13,8 @@ import {
 import { authFailures } from "../metrics/auth.js";
 import { RegistryError } from "../oci/index.js";
 import { challengeHeader } from "./challenge.js";
-import { isPublicRoute, requiredAccess, type RouteInfo } from "./route-access.js";
+import { requiredAccess } from "./route-access.js";
+import type { RouteDescriptor, RouteGuard } from "./route-table.js";
 
 /** The authenticated caller of this request (set before any handler of a /v2 route runs). */
 export function subjectOf(ctx: Context): Subject | undefined {
@@ -64,7 +64,7 @@ export async function authenticateRequest(
 }
 
 /** Decide a request on a guarded route: 401 (who are you), 403 DENIED (not allowed), or pass. */
-async function authorize(ctx: Context, route: RouteInfo, auth: AuthService, logger: Logger): Promise<void> {
+async function authorize(ctx: Context, route: RouteDescriptor, auth: AuthService, logger: Logger): Promise<void> {
   const needed = requiredAccess(route, ctx);
   const subject = await authenticateRequest(ctx, auth, logger, auth.challenge, needed);
   ctx.state.subject = subject;
@@ -93,23 +93,17 @@ async function authorize(ctx: Context, route: RouteInfo, auth: AuthService, logg
 }
 
 /**
- * Put authorization in front of every route of `router` but the public ones. It runs inside the route
- * (after the router has set ctx.params) so that the repository it authorizes is the one the
- * handler acts on. The table is checked on every request, so a route registered later cannot
- * slip through unguarded.
+ * Authorization in front of every route but the public ones. It runs inside the route (after the
+ * router has set ctx.params) so that the repository it authorizes is the one the handler acts
+ * on. Every route is mounted through the route table with its access rule, so none can be
+ * served unguarded.
  */
-export function authorizeRegistryRoutes(router: Router, auth: AuthService, logger: Logger): Middleware {
-  const guarded = new WeakSet<object>();
-  return async function guardRegistryRoutes(ctx: Context, next: Next): Promise<void> {
-    for (const layer of router.stack) {
-      if (guarded.has(layer) || isPublicRoute(layer.path)) continue;
-      const route: RouteInfo = { path: String(layer.path), hasRepository: layer.paramNames.some((p) => p.name === "name") };
-      layer.stack.unshift(async (routeCtx: Context, routeNext: Next) => {
-        await authorize(routeCtx, route, auth, logger);
-        return routeNext();
-      });
-      guarded.add(layer);
-    }
-    await next();
-  };
+export function routeAuthorization(auth: AuthService, logger: Logger): RouteGuard {
+  return (route) =>
+    route.access === "public"
+      ? undefined
+      : async function authorizeRoute(ctx: Context, next: Next): Promise<void> {
+          await authorize(ctx, route, auth, logger);
+          await next();
+        };
 }

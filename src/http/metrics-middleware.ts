@@ -2,10 +2,10 @@ import type { Socket } from "node:net";
 import type { Context, Next } from "koa";
 import { distributionRequest } from "../metrics/distribution.js";
 import { recordHttpRequest, uploadsInProgress } from "../metrics/http.js";
+import { isDistributionRoute, type RouteDescriptor } from "./route-table.js";
 
-/** Requests that stream blob bytes into an upload session (POST ?digest=, PATCH, PUT with a body). */
-function streamsUpload(ctx: Context): boolean {
-  if (!["POST", "PATCH", "PUT"].includes(ctx.method) || !ctx.path.includes("/blobs/uploads")) return false;
+/** A request with a body (a length above 0, or chunked). */
+function carriesBody(ctx: Context): boolean {
   const length = ctx.get("Content-Length");
   return length !== "" ? length !== "0" : ctx.get("Transfer-Encoding") !== "";
 }
@@ -20,22 +20,29 @@ const accounted = new WeakMap<Socket, { read: number; written: number }>();
 /**
  * Request count, duration and bytes, recorded when the response has been sent (Koa streams a
  * blob body after the middleware returned, so `finally` would be too early) or the client went
- * away. Bytes include headers.
+ * away. Bytes include headers. The route comes from the route table when the request enters
+ * one (`ctx.state.onRoute`); a request no route answered is `unmatched`.
  */
 export function httpMetrics() {
   return async function recordHttpMetrics(ctx: Context, next: Next): Promise<void> {
     const started = process.hrtime.bigint();
     const socket = ctx.req.socket;
-    const uploading = streamsUpload(ctx);
-    if (uploading) uploadsInProgress.inc();
+    let route: RouteDescriptor | undefined;
+    let uploading = false;
     // The families distribution exports, for dashboards made for it (metrics/distribution.ts).
-    const distributionDone = distributionRequest(ctx.path, ctx.method);
+    let distributionDone: ReturnType<typeof distributionRequest> | undefined;
     let recorded = false;
+    ctx.state.onRoute = (entered: RouteDescriptor) => {
+      if (route || recorded) return;
+      route = entered;
+      uploading = entered.streamsBlob === true && carriesBody(ctx);
+      if (uploading) uploadsInProgress.inc();
+      if (isDistributionRoute(entered.name)) distributionDone = distributionRequest(entered.name, ctx.method);
+    };
     const record = () => {
       if (recorded) return;
       recorded = true;
       if (uploading) uploadsInProgress.dec();
-      const route = (ctx as Context & { routerPath?: string }).routerPath ?? "unmatched";
       const method = ctx.method;
       const status = String(ctx.res.statusCode);
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
@@ -44,7 +51,7 @@ export function httpMetrics() {
       accounted.set(socket, now);
       const received = Math.max(0, now.read - before.read);
       const sent = Math.max(0, now.written - before.written);
-      recordHttpRequest(route, method, status, seconds, received, sent);
+      recordHttpRequest(route?.path ?? "unmatched", method, status, seconds, received, sent);
       distributionDone?.(status, seconds, received, sent);
     };
     ctx.res.once("finish", record);

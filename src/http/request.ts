@@ -21,7 +21,7 @@ export function referenceParam(ctx: Context): Reference {
 /** A query parameter given once; repeated ones are ambiguous and refused. */
 export function queryParam(ctx: Context, key: string): string | undefined {
   const v = ctx.query[key];
-  if (Array.isArray(v)) throw new RegistryError("UNSUPPORTED", `query parameter ${key} given more than once`, { status: 400 });
+  if (Array.isArray(v)) throw new RegistryError("BAD_REQUEST", `query parameter ${key} given more than once`);
   return v;
 }
 
@@ -83,7 +83,7 @@ export function contentRange(ctx: Context): { start: number; length: number } | 
 /** Read a small body (manifests) fully, refusing more than `limit` bytes with 413. */
 export async function readBody(ctx: Context, limit: number): Promise<Buffer> {
   const tooLarge = () =>
-    new RegistryError("SIZE_INVALID", `manifest exceeds the ${limit}-byte limit`, { status: 413, detail: { limit } });
+    new RegistryError("BODY_TOO_LARGE", `manifest exceeds the ${limit}-byte limit`, { detail: { limit } });
   const declared = contentLength(ctx);
   if (declared !== undefined && declared > limit) throw tooLarge();
   const parts: Buffer[] = [];
@@ -117,7 +117,6 @@ export function byteRange(ctx: Context, size: number): { start: number; end: num
   }
   if (start >= size || start > end) {
     throw new RegistryError("RANGE_INVALID", "requested range not satisfiable", {
-      status: 416,
       detail: { range: raw, size },
       headers: { "Content-Range": `bytes */${size}` },
     });

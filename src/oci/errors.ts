@@ -19,39 +19,58 @@ export const ERROR_CODES = {
   UNSUPPORTED: { status: 405, message: "the operation is unsupported" },
   TOOMANYREQUESTS: { status: 429, message: "too many requests" },
   // Not in the spec's table; clients treat unknown codes as UNKNOWN, which is what these are.
-  // TAG_INVALID and PAGINATION_NUMBER_INVALID are distribution's names for the same conditions.
+  // TAG_INVALID, RANGE_INVALID, PAGINATION_NUMBER_INVALID and UNAVAILABLE are distribution's
+  // names (and statuses) for the same conditions.
   TAG_INVALID: { status: 400, message: "manifest tag did not match URI" },
+  /** A Range the blob cannot satisfy, or a chunk that does not start where the upload ends. */
   RANGE_INVALID: { status: 416, message: "requested range not satisfiable" },
   PAGINATION_NUMBER_INVALID: { status: 400, message: "invalid number of results requested" },
   STORAGE_FULL: { status: 507, message: "storage volume is full" },
+  /** Out of file descriptors or another resource that comes back: retry later. */
+  UNAVAILABLE: { status: 503, message: "service unavailable" },
   // The admin API (/api/v1/) refuses a malformed request body or parameter with this.
   REQUEST_INVALID: { status: 400, message: "request invalid" },
   UNKNOWN: { status: 500, message: "unknown error" },
-} as const;
+  // Our names for conditions whose status differs from the spec code they answer with (`wire`).
+  /** A body larger than the route takes (a manifest above storage.maxManifestBytes): 413. */
+  BODY_TOO_LARGE: { status: 413, message: "request body too large", wire: "SIZE_INVALID" },
+  /** A malformed request outside the spec's own codes (a repeated query parameter, a bad token request). */
+  BAD_REQUEST: { status: 400, message: "bad request", wire: "UNSUPPORTED" },
+  /** No route has this path. */
+  ROUTE_UNKNOWN: { status: 404, message: "no such route", wire: "UNSUPPORTED" },
+  /** The request's headers are larger than Node accepts. */
+  HEADERS_TOO_LARGE: { status: 431, message: "request headers too large", wire: "UNSUPPORTED" },
+} as const satisfies Record<string, { status: number; message: string; wire?: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
 
 export class RegistryError extends Error {
   readonly code: ErrorCode;
   readonly detail: unknown;
-  /** HTTP status; defaults to the code's own, some spec rules override it (e.g. 416, 413). */
+  /** HTTP status: the code's, from the table above (the only place statuses are chosen). */
   readonly status: number;
   /** Extra response headers the spec asks for with this error (e.g. Range on a 416). */
   readonly headers: Record<string, string>;
 
-  constructor(code: ErrorCode, message?: string, opts: { detail?: unknown; status?: number; headers?: Record<string, string> } = {}) {
+  constructor(code: ErrorCode, message?: string, opts: { detail?: unknown; headers?: Record<string, string> } = {}) {
     super(message ?? ERROR_CODES[code].message);
     this.name = "RegistryError";
     this.code = code;
     this.detail = opts.detail;
-    this.status = opts.status ?? ERROR_CODES[code].status;
+    this.status = ERROR_CODES[code].status;
     this.headers = opts.headers ?? {};
   }
 
-  toJSON(): { code: ErrorCode; message: string; detail?: unknown } {
+  /** The code clients see: the spec's where ours is a variant of one. */
+  get wireCode(): string {
+    const entry = ERROR_CODES[this.code];
+    return "wire" in entry ? entry.wire : this.code;
+  }
+
+  toJSON(): { code: string; message: string; detail?: unknown } {
     return this.detail === undefined
-      ? { code: this.code, message: this.message }
-      : { code: this.code, message: this.message, detail: this.detail };
+      ? { code: this.wireCode, message: this.message }
+      : { code: this.wireCode, message: this.message, detail: this.detail };
   }
 }
 

@@ -146,8 +146,7 @@ export class UploadService {
 
   private async appendChunk(upload: UploadRecord, body: ByteSource, chunk: ChunkDeclaration): Promise<void> {
     if (chunk.start !== undefined && chunk.start !== upload.size) {
-      throw new RegistryError("BLOB_UPLOAD_INVALID", `chunk starts at ${chunk.start}, upload has ${upload.size} bytes`, {
-        status: 416,
+      throw new RegistryError("RANGE_INVALID", `chunk starts at ${chunk.start}, upload has ${upload.size} bytes`, {
         detail: { expectedStart: upload.size, start: chunk.start },
         headers: rangeHeaders(upload),
       });
@@ -174,8 +173,7 @@ export class UploadService {
   private async exclusive<T>(repository: string, uploadId: string, fn: (upload: UploadRecord) => Promise<T>): Promise<T> {
     const upload = this.status(repository, uploadId);
     if (this.busy.has(uploadId)) {
-      throw new RegistryError("BLOB_UPLOAD_INVALID", "another request is writing to this upload", {
-        status: 416,
+      throw new RegistryError("RANGE_INVALID", "another request is writing to this upload", {
         headers: rangeHeaders(upload),
       });
     }

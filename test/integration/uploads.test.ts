@@ -130,7 +130,7 @@ describe("blob uploads", () => {
     res = await client.fetch(location, { method: "PATCH", body: chunks[2], headers: { "Content-Range": "20000-29999" } });
     assert.equal(res.status, 416);
     assert.equal(res.headers.get("range"), "0-9999");
-    assert.deepEqual(await errorCodes(res), ["BLOB_UPLOAD_INVALID"]);
+    assert.deepEqual(await errorCodes(res), ["RANGE_INVALID"]);
     // Repeated (stale) chunk.
     res = await client.fetch(location, { method: "PATCH", body: chunks[0], headers: { "Content-Range": "0-9999" } });
     assert.equal(res.status, 416);

@@ -1,18 +1,17 @@
-import type Router from "@koa/router";
 import type { Context } from "koa";
 import type { Logger } from "pino";
 import { formatScope, grantable, mergeAccess, parseScope, type Access, type AuthService } from "../../auth/index.js";
 import { RegistryError, parseRepositoryName } from "../../oci/index.js";
 import { authenticateRequest } from "../auth-middleware.js";
 import { queryParam, queryParams, readBody } from "../request.js";
-import { AUTH_PATHS } from "../route-access.js";
+import type { RouteDescriptor } from "../route-table.js";
 
 /** `scope` parameters (repeatable, each possibly several space-separated scopes). */
 function requestedScopes(values: string[]): Access[] {
   const scopes: Access[] = [];
   for (const text of values.flatMap((v) => v.split(" ")).filter((s) => s !== "")) {
     const scope = parseScope(text);
-    if (!scope) throw new RegistryError("UNSUPPORTED", "malformed scope", { status: 400, detail: { scope: text } });
+    if (!scope) throw new RegistryError("BAD_REQUEST", "malformed scope", { detail: { scope: text } });
     if (scope.type === "repository") parseRepositoryName(scope.name);
     scopes.push(scope);
   }
@@ -23,7 +22,7 @@ function requestedScopes(values: string[]): Access[] {
 const MAX_FORM_BYTES = 16 * 1024;
 
 function badRequest(message: string, detail?: unknown): RegistryError {
-  return new RegistryError("UNSUPPORTED", message, { status: 400, detail });
+  return new RegistryError("BAD_REQUEST", message, { detail });
 }
 
 /** The body of an OAuth2 token request (application/x-www-form-urlencoded). */
@@ -40,16 +39,16 @@ async function readTokenForm(ctx: Context): Promise<URLSearchParams> {
  * have; POST /auth/token does the same for an OAuth2 password grant (the form containerd sends
  * first when it has credentials); GET /auth/jwks.json publishes the key that verifies tokens.
  */
-export function authRoutes(router: Router, auth: AuthService, logger: Logger): void {
+export function authRoutes(auth: AuthService, logger: Logger): RouteDescriptor[] {
   const issuer = auth.issuer;
-  if (!issuer) return;
+  if (!issuer) return [];
   const { service } = issuer.settings;
 
   const checkService = (asked: string | undefined | null) => {
     if (asked !== undefined && asked !== null && asked !== service) throw badRequest(`unknown service ${asked.slice(0, 64)}`, { service });
   };
 
-  router.get(AUTH_PATHS.token, async (ctx) => {
+  const tokenByGet = async (ctx: Context) => {
     checkService(queryParam(ctx, "service"));
     const requested = requestedScopes(queryParams(ctx, "scope"));
     // The token endpoint itself is guarded by Basic, as distribution's token servers are.
@@ -57,12 +56,12 @@ export function authRoutes(router: Router, auth: AuthService, logger: Logger): v
     const granted = grantable(subject, requested);
     ctx.set("Cache-Control", "no-store");
     ctx.body = await issuer.issue(subject.name, granted, requested);
-  });
+  };
 
   // Docker's "OAuth2 token authentication": grant_type=password with username and password in
   // the form. Refresh tokens (access_type=offline) are optional in that spec and not issued:
   // a client keeps its password and asks again, as it does with GET.
-  router.post(AUTH_PATHS.token, async (ctx) => {
+  const tokenByForm = async (ctx: Context) => {
     const form = await readTokenForm(ctx);
     const grant = form.get("grant_type");
     if (grant !== "password") {
@@ -82,10 +81,16 @@ export function authRoutes(router: Router, auth: AuthService, logger: Logger): v
     const issued = await issuer.issue(subject.name, granted, requested);
     ctx.set("Cache-Control", "no-store");
     ctx.body = { access_token: issued.access_token, scope: granted.map(formatScope).join(" "), expires_in: issued.expires_in, issued_at: issued.issued_at };
-  });
+  };
 
-  router.get(AUTH_PATHS.jwks, async (ctx) => {
+  const jwks = async (ctx: Context) => {
     ctx.set("Cache-Control", "max-age=60");
     ctx.body = issuer.jwks();
-  });
+  };
+
+  // Public: the token service authenticates its callers itself; the public key is public.
+  return [
+    { name: "token", path: "/auth/token", access: "public", handlers: { GET: tokenByGet, POST: tokenByForm } },
+    { name: "jwks", path: "/auth/jwks.json", access: "public", handlers: { GET: jwks } },
+  ];
 }

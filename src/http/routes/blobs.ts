@@ -1,14 +1,12 @@
-import type Router from "@koa/router";
 import type { Context } from "koa";
 import { RegistryError } from "../../oci/index.js";
 import { byteRange, digestParam, repositoryParam } from "../request.js";
 import { sendFileRange } from "../send-file.js";
+import type { RouteDescriptor } from "../route-table.js";
 import { respondEmpty, type RouteDeps } from "./context.js";
 
 /** GET/HEAD/DELETE /v2/<name>/blobs/<digest> */
-export function blobRoutes(router: Router, { registry }: RouteDeps): void {
-  const path = "/v2/*name/blobs/:digest";
-
+export function blobRoutes({ registry }: RouteDeps): RouteDescriptor[] {
   const describe = (ctx: Context) => {
     const repository = repositoryParam(ctx);
     const digest = digestParam(ctx);
@@ -24,13 +22,13 @@ export function blobRoutes(router: Router, { registry }: RouteDeps): void {
     return { repository, digest, blob };
   };
 
-  router.head(path, async (ctx) => {
+  const head = async (ctx: Context) => {
     const { blob } = describe(ctx);
     ctx.status = 200;
     ctx.length = blob.size;
-  });
+  };
 
-  router.get(path, async (ctx) => {
+  const get = async (ctx: Context) => {
     const { repository, digest, blob } = describe(ctx);
     if (ctx.get("If-None-Match") === `"${digest.value}"`) {
       ctx.status = 304;
@@ -52,13 +50,15 @@ export function blobRoutes(router: Router, { registry }: RouteDeps): void {
     ctx.type = "application/octet-stream";
     ctx.length = end - start + 1;
     await sendFileRange(ctx, file, start, end);
-  });
+  };
 
-  router.delete(path, async (ctx) => {
+  const remove = async (ctx: Context) => {
     if (!registry.config.delete.enabled) throw new RegistryError("UNSUPPORTED", "deletes are disabled on this registry");
     const repository = repositoryParam(ctx);
     const digest = digestParam(ctx);
     registry.blobs.delete(repository, digest);
     respondEmpty(ctx, 202, { "Docker-Content-Digest": digest.value });
-  });
+  };
+
+  return [{ name: "blob", path: "/v2/*name/blobs/:digest", access: "repository", handlers: { HEAD: head, GET: get, DELETE: remove } }];
 }

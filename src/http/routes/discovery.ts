@@ -1,18 +1,19 @@
-import type Router from "@koa/router";
+import type { Context } from "koa";
 import { MediaType, isValidTag, parseRepositoryName, RegistryError } from "../../oci/index.js";
 import { digestParam, linkHeader, pageParams, queryParam, repositoryParam } from "../request.js";
+import type { RouteDescriptor } from "../route-table.js";
 import type { RouteDeps } from "./context.js";
 
 /** Tags list, catalog and referrers: the spec's content-discovery routes. */
-export function discoveryRoutes(router: Router, { registry }: RouteDeps): void {
-  router.get("/v2/_catalog", async (ctx) => {
+export function discoveryRoutes({ registry }: RouteDeps): RouteDescriptor[] {
+  const listCatalog = async (ctx: Context) => {
     const page = pageParams(ctx, (last) => parseRepositoryName(last));
     const { repositories, next } = registry.manifests.catalog(page);
     if (next !== undefined) ctx.set("Link", linkHeader("/v2/_catalog", page.limit!, next));
     ctx.body = { repositories };
-  });
+  };
 
-  router.get("/v2/*name/tags/list", async (ctx) => {
+  const listTags = async (ctx: Context) => {
     const repository = repositoryParam(ctx);
     const page = pageParams(ctx, (last) => {
       if (!isValidTag(last)) throw new RegistryError("TAG_INVALID", "last must be a tag", { detail: { last } });
@@ -20,9 +21,9 @@ export function discoveryRoutes(router: Router, { registry }: RouteDeps): void {
     const { tags, next } = registry.manifests.tags(repository, page);
     if (next !== undefined) ctx.set("Link", linkHeader(`/v2/${repository}/tags/list`, page.limit!, next));
     ctx.body = { name: repository, tags };
-  });
+  };
 
-  router.get("/v2/*name/referrers/:digest", async (ctx) => {
+  const listReferrers = async (ctx: Context) => {
     const repository = repositoryParam(ctx);
     const digest = digestParam(ctx);
     const artifactType = queryParam(ctx, "artifactType");
@@ -40,5 +41,11 @@ export function discoveryRoutes(router: Router, { registry }: RouteDeps): void {
         ...(m.annotations ? { annotations: m.annotations } : {}),
       })),
     });
-  });
+  };
+
+  return [
+    { name: "catalog", path: "/v2/_catalog", access: "catalog", handlers: { GET: listCatalog } },
+    { name: "tags", path: "/v2/*name/tags/list", access: "repository", handlers: { GET: listTags } },
+    { name: "referrers", path: "/v2/*name/referrers/:digest", access: "repository", handlers: { GET: listReferrers } },
+  ];
 }

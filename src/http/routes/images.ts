@@ -1,9 +1,9 @@
-import type Router from "@koa/router";
 import type { Context } from "koa";
 import { isDiskFormat } from "../../disk/index.js";
 import { getImage, isOwnerKind, listImages, type ImageCursor, type ImageFilter } from "../../index/index.js";
 import { RegistryError, isValidTag, parseDigest, parseRepositoryName, parseTag } from "../../oci/index.js";
 import { MAX_PAGE_SIZE, pageParams, queryParam, repositoryParam } from "../request.js";
+import type { RouteDescriptor } from "../route-table.js";
 import type { RouteDeps } from "./context.js";
 
 /**
@@ -48,8 +48,8 @@ function nextLink(filter: ImageFilter, limit: number, next: ImageCursor): string
   return `<${IMAGES_PATH}?${query.toString()}>; rel="next"`;
 }
 
-export function imageRoutes(router: Router, { registry, canRead }: RouteDeps): void {
-  router.get(IMAGES_PATH, async (ctx) => {
+export function imageRoutes({ registry, canRead }: RouteDeps): RouteDescriptor[] {
+  const list = async (ctx: Context) => {
     const filter = imageFilter(ctx);
     const page = pageParams(ctx, parseCursor);
     const limit = page.limit ?? MAX_PAGE_SIZE;
@@ -57,9 +57,9 @@ export function imageRoutes(router: Router, { registry, canRead }: RouteDeps): v
     const { images, next } = listImages(registry.meta, filter, { limit, after }, canRead(ctx));
     if (next) ctx.set("Link", nextLink(filter, limit, next));
     ctx.body = { images };
-  });
+  };
 
-  router.get(`${IMAGES_PATH}/*name`, async (ctx) => {
+  const one = async (ctx: Context) => {
     const repository = repositoryParam(ctx);
     if (!canRead(ctx)(repository)) throw new RegistryError("DENIED", undefined, { detail: { name: repository } });
     const tag = queryParam(ctx, "tag");
@@ -67,5 +67,11 @@ export function imageRoutes(router: Router, { registry, canRead }: RouteDeps): v
     if (tag !== undefined && digest !== undefined) throw invalid("give tag or digest, not both", { tag, digest });
     const reference = digest !== undefined ? { digest: parseDigest(digest).value } : { tag: parseTag(tag ?? "latest") };
     ctx.body = getImage(registry.meta, repository, reference);
-  });
+  };
+
+  return [
+    // The listing needs catalog access, as /v2/_catalog (and lists only pullable repositories).
+    { name: "images", path: IMAGES_PATH, access: "catalog", handlers: { GET: list } },
+    { name: "image", path: `${IMAGES_PATH}/*name`, access: "repository-pull", handlers: { GET: one } },
+  ];
 }

@@ -1,8 +1,8 @@
-import type Router from "@koa/router";
 import type { Context } from "koa";
 import { RegistryError, type Reference } from "../../oci/index.js";
 import type { ManifestRecord } from "../../meta/index.js";
 import { queryParams, readBody, referenceParam, repositoryParam } from "../request.js";
+import type { RouteDescriptor } from "../route-table.js";
 import { respondEmpty, type RouteDeps } from "./context.js";
 
 /**
@@ -35,17 +35,16 @@ function lookup(ctx: Context, deps: RouteDeps): { record: ManifestRecord; refere
 }
 
 /** GET/HEAD/PUT/DELETE /v2/<name>/manifests/<reference> */
-export function manifestRoutes(router: Router, deps: RouteDeps): void {
+export function manifestRoutes(deps: RouteDeps): RouteDescriptor[] {
   const { registry } = deps;
-  const path = "/v2/*name/manifests/:reference";
 
-  router.head(path, async (ctx) => {
+  const head = async (ctx: Context) => {
     const { record } = lookup(ctx, deps);
     ctx.status = 200;
     ctx.length = record.size;
-  });
+  };
 
-  router.get(path, async (ctx) => {
+  const get = async (ctx: Context) => {
     const { record } = lookup(ctx, deps);
     if (ctx.get("If-None-Match") === `"${record.digest}"`) {
       ctx.status = 304;
@@ -54,9 +53,9 @@ export function manifestRoutes(router: Router, deps: RouteDeps): void {
     ctx.status = 200;
     ctx.body = record.content;
     ctx.type = record.mediaType;
-  });
+  };
 
-  router.put(path, async (ctx) => {
+  const put = async (ctx: Context) => {
     const repository = repositoryParam(ctx);
     const reference = referenceParam(ctx);
     const body = await readBody(ctx, registry.config.storage.maxManifestBytes);
@@ -67,11 +66,13 @@ export function manifestRoutes(router: Router, deps: RouteDeps): void {
     };
     if (result.subject) headers["OCI-Subject"] = result.subject;
     respondEmpty(ctx, 201, headers);
-  });
+  };
 
-  router.delete(path, async (ctx) => {
+  const remove = async (ctx: Context) => {
     if (!registry.config.delete.enabled) throw new RegistryError("UNSUPPORTED", "deletes are disabled on this registry");
     registry.manifests.delete(repositoryParam(ctx), referenceParam(ctx));
     respondEmpty(ctx, 202);
-  });
+  };
+
+  return [{ name: "manifest", path: "/v2/*name/manifests/:reference", access: "repository", handlers: { HEAD: head, GET: get, PUT: put, DELETE: remove } }];
 }

@@ -1,16 +1,15 @@
-import type Router from "@koa/router";
 import type { Context } from "koa";
 import { z } from "zod";
 import { parseDuration } from "../../config/units.js";
 import type { Operations } from "../../gc/operations.js";
 import { RegistryError, parseRepositoryName } from "../../oci/index.js";
 import { readBody, repositoryParam } from "../request.js";
+import type { RouteDescriptor } from "../route-table.js";
 
 /**
  * The admin API under /api/v1/: garbage collection, scrub, repository deletion, storage and
- * task status. Every route here is for the registry's administrator only (see OPS_PREFIX).
+ * task status. Every route here is for the registry's administrator only.
  */
-export const OPS_PREFIX = "/api/v1/";
 
 /** Keep lists name every live image of a cluster: thousands of names, never megabytes. */
 const MAX_OPS_BODY = 8 * 1024 * 1024;
@@ -48,8 +47,8 @@ function invalid(message: string): RegistryError {
   return new RegistryError("REQUEST_INVALID", message);
 }
 
-export function opsRoutes(router: Router, ops: Operations): void {
-  router.post("/api/v1/gc", async (ctx) => {
+export function opsRoutes(ops: Operations): RouteDescriptor[] {
+  const gc = async (ctx: Context) => {
     const body = await jsonBody(ctx, GcRequestSchema);
     let graceMs: number | undefined;
     try {
@@ -65,23 +64,31 @@ export function opsRoutes(router: Router, ops: Operations): void {
       }
     });
     ctx.body = await ops.gc.run(ops.gcOptions({ dryRun: body.dryRun, graceMs, keepRepositories }), "api");
-  });
+  };
 
-  router.post("/api/v1/scrub", async (ctx) => {
+  const scrub = async (ctx: Context) => {
     const body = await jsonBody(ctx, ScrubRequestSchema);
     const repository = body.repository === undefined ? undefined : parseRepositoryName(body.repository);
     ctx.body = await ops.scrub.run({ repository, repair: body.repair ?? false }, "api");
-  });
+  };
 
-  router.delete("/api/v1/repositories/*name", async (ctx) => {
+  const deleteRepository = async (ctx: Context) => {
     ctx.body = ops.deleteRepository(repositoryParam(ctx));
-  });
+  };
 
-  router.get("/api/v1/storage", async (ctx) => {
+  const storage = async (ctx: Context) => {
     ctx.body = await ops.storage();
-  });
+  };
 
-  router.get("/api/v1/tasks", async (ctx) => {
+  const tasks = async (ctx: Context) => {
     ctx.body = { tasks: ops.tasks() };
-  });
+  };
+
+  return [
+    { name: "gc", path: "/api/v1/gc", access: "admin", handlers: { POST: gc } },
+    { name: "scrub", path: "/api/v1/scrub", access: "admin", handlers: { POST: scrub } },
+    { name: "repository_delete", path: "/api/v1/repositories/*name", access: "admin", handlers: { DELETE: deleteRepository } },
+    { name: "storage", path: "/api/v1/storage", access: "admin", handlers: { GET: storage } },
+    { name: "tasks", path: "/api/v1/tasks", access: "admin", handlers: { GET: tasks } },
+  ];
 }

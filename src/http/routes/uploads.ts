@@ -1,9 +1,9 @@
-import type Router from "@koa/router";
 import type { Context } from "koa";
 import { RegistryError, parseDigest, parseRepositoryName } from "../../oci/index.js";
 import { uploadRange, type BlobInfo } from "../../registry/index.js";
 import type { UploadRecord } from "../../meta/index.js";
 import { contentLength, contentRange, hasBody, queryParam, repositoryParam } from "../request.js";
+import type { RouteDescriptor } from "../route-table.js";
 import { respondEmpty, type RouteDeps } from "./context.js";
 
 function uploadLocation(repository: string, id: string): string {
@@ -35,10 +35,10 @@ function uploadIdParam(ctx: Context): string {
 }
 
 /** POST /v2/<name>/blobs/uploads/ and the session routes /v2/<name>/blobs/uploads/<id>. */
-export function uploadRoutes(router: Router, { registry, canRead }: RouteDeps): void {
+export function uploadRoutes({ registry, canRead }: RouteDeps): RouteDescriptor[] {
   const { uploads, blobs } = registry;
 
-  router.post("/v2/*name/blobs/uploads", async (ctx) => {
+  const start = async (ctx: Context) => {
     const repository = repositoryParam(ctx);
     const mount = queryParam(ctx, "mount");
     const digestQuery = queryParam(ctx, "digest");
@@ -56,17 +56,15 @@ export function uploadRoutes(router: Router, { registry, canRead }: RouteDeps): 
     }
     const upload = await uploads.start(repository);
     respondEmpty(ctx, 202, sessionHeaders(repository, upload));
-  });
+  };
 
-  const session = "/v2/*name/blobs/uploads/:uuid";
-
-  router.get(session, async (ctx) => {
+  const status = async (ctx: Context) => {
     const repository = repositoryParam(ctx);
     const upload = uploads.status(repository, uploadIdParam(ctx));
     respondEmpty(ctx, 204, sessionHeaders(repository, upload));
-  });
+  };
 
-  router.patch(session, async (ctx) => {
+  const append = async (ctx: Context) => {
     const repository = repositoryParam(ctx);
     const id = uploadIdParam(ctx);
     const range = contentRange(ctx);
@@ -78,9 +76,9 @@ export function uploadRoutes(router: Router, { registry, canRead }: RouteDeps): 
     }
     const upload = await uploads.append(repository, id, ctx.req, { start: range?.start, length: range?.length ?? length });
     respondEmpty(ctx, 202, sessionHeaders(repository, upload));
-  });
+  };
 
-  router.put(session, async (ctx) => {
+  const complete = async (ctx: Context) => {
     const repository = repositoryParam(ctx);
     const id = uploadIdParam(ctx);
     const digestQuery = queryParam(ctx, "digest");
@@ -90,11 +88,22 @@ export function uploadRoutes(router: Router, { registry, canRead }: RouteDeps): 
     const body = hasBody(ctx) ? ctx.req : null;
     const blob = await uploads.complete(repository, id, digest, body, { start: range?.start, length: range?.length ?? contentLength(ctx) });
     blobCreated(ctx, repository, blob);
-  });
+  };
 
-  router.delete(session, async (ctx) => {
+  const cancel = async (ctx: Context) => {
     const repository = repositoryParam(ctx);
     await uploads.cancel(repository, uploadIdParam(ctx));
     respondEmpty(ctx, 204);
-  });
+  };
+
+  return [
+    { name: "blob_upload", path: "/v2/*name/blobs/uploads", access: "repository", streamsBlob: true, handlers: { POST: start } },
+    {
+      name: "blob_upload_chunk",
+      path: "/v2/*name/blobs/uploads/:uuid",
+      access: "repository",
+      streamsBlob: true,
+      handlers: { GET: status, PATCH: append, PUT: complete, DELETE: cancel },
+    },
+  ];
 }
