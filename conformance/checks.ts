@@ -120,6 +120,20 @@ export function expectRejected(r: Reply, codes400: string[]): string | void {
   return `404 without an error body (${r.header("content-type") ?? "no Content-Type"})`;
 }
 
+/**
+ * A 404 for something that cannot exist: a JSON body must be a spec error body with one of
+ * `codes`; a router that matched no route may answer with any body (noted).
+ */
+export function expectNotFound(r: Reply, codes: string[]): string | void {
+  expectStatus(r, 404);
+  if (r.method === "HEAD" || r.json() === undefined) return r.method === "HEAD" ? undefined : `404 without an error body (${r.header("content-type") ?? "no Content-Type"})`;
+  const got = errorCodes(r);
+  expect(got.some((c) => codes.includes(c)), `expected error code ${codes.join(" or ")}, got ${got.join(",")} (${r.describe()})`);
+}
+
+/** The upstream suite's nonexistent manifest: neither a tag (leading '.') nor a digest. */
+export const NOT_A_REFERENCE = ".INVALID_MANIFEST_NAME";
+
 export const OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json";
 export const OCI_INDEX = "application/vnd.oci.image.index.v1+json";
 export const OCI_CONFIG = "application/vnd.oci.image.config.v1+json";

@@ -22,6 +22,12 @@ export interface RequestOptions {
   method?: string;
   headers?: Record<string, string>;
   body?: Body;
+  /**
+   * Scopes to ask for besides the challenge's when this request fetches a token (e.g.
+   * `repository:<source>:pull` for a mount: a token grants only what it names, as docker asks
+   * for its mount sources). Basic credentials ignore them.
+   */
+  extraScopes?: string[];
 }
 
 /** Headers worth quoting when a check fails. */
@@ -146,7 +152,7 @@ export class RegistryClient {
     let auth = ours ? this.learned.get(key) ?? (this.basicAnswered ? this.basic() : undefined) : undefined;
     let res = await this.send(method, url, opts, auth);
     if (res.status === 401 && ours) {
-      const answer = await this.answer(res.headers.get("www-authenticate"));
+      const answer = await this.answer(res.headers.get("www-authenticate"), opts.extraScopes ?? []);
       if (answer && answer !== auth) {
         await res.arrayBuffer().catch(() => undefined);
         auth = answer;
@@ -187,7 +193,7 @@ export class RegistryClient {
   }
 
   /** The Authorization header that answers a 401 challenge, or undefined if we cannot. */
-  private async answer(header: string | null): Promise<string | undefined> {
+  private async answer(header: string | null, extraScopes: string[]): Promise<string | undefined> {
     const challenge = header ? parseChallenge(header) : null;
     if (!challenge) return undefined;
     if (challenge.scheme === "basic") {
@@ -198,7 +204,7 @@ export class RegistryClient {
     if (challenge.scheme !== "bearer" || !challenge.params.realm) return undefined;
     const tokenUrl = new URL(challenge.params.realm);
     if (challenge.params.service) tokenUrl.searchParams.set("service", challenge.params.service);
-    for (const scope of (challenge.params.scope ?? "").split(" ").filter(Boolean)) tokenUrl.searchParams.append("scope", scope);
+    for (const scope of [...(challenge.params.scope ?? "").split(" "), ...extraScopes].filter(Boolean)) tokenUrl.searchParams.append("scope", scope);
     const basic = this.basic();
     try {
       const res = await fetch(tokenUrl, { headers: basic ? { Authorization: basic } : {}, signal: AbortSignal.timeout(this.timeoutMs) });

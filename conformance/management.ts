@@ -1,4 +1,4 @@
-import { ACCEPT_MANIFESTS, expect, expectError, expectStatus, imageManifest, randomBlob, sha256, type Manifest } from "./checks.js";
+import { ACCEPT_MANIFESTS, NOT_A_REFERENCE, expect, expectError, expectNotFound, expectStatus, imageManifest, randomBlob, sha256, type Manifest } from "./checks.js";
 import { need, type AddCheck, type Context } from "./context.js";
 
 /** Content management: deleting tags, manifests and blobs, and 404 for what is gone or never was. */
@@ -52,6 +52,10 @@ export function managementChecks(ctx: Context, add: AddCheck): void {
   add("DELETE of an unknown manifest returns 404", async () => {
     img();
     expectError(await del(`/v2/${repo}/manifests/${sha256(randomBlob(16).data)}`), [404], ["MANIFEST_UNKNOWN"]);
+  });
+  add("DELETE of a manifest by a reference that is neither a tag nor a digest returns 404", async () => {
+    img();
+    return expectNotFound(await del(`/v2/${repo}/manifests/${NOT_A_REFERENCE}`), ["MANIFEST_UNKNOWN"]);
   });
   add("DELETE of an unknown blob returns 404", async () => {
     img();

@@ -5,9 +5,11 @@ import {
   expectContentType,
   expectError,
   expectHeader,
+  expectNotFound,
   expectRejected,
   expectStatus,
   imageManifest,
+  NOT_A_REFERENCE,
   sha256,
   type Manifest,
 } from "./checks.js";
@@ -82,6 +84,12 @@ export function pullChecks(ctx: Context, add: AddCheck): void {
   });
   add("HEAD unknown manifest returns 404", async () => {
     expectStatus(await head(`/v2/${repo}/manifests/${sha256("no such manifest")}`, accept), 404);
+  });
+  add("GET manifest by a reference that is neither a tag nor a digest returns 404 MANIFEST_UNKNOWN", async () => {
+    return expectNotFound(await get(`/v2/${repo}/manifests/${NOT_A_REFERENCE}`, accept), ["MANIFEST_UNKNOWN"]);
+  });
+  add("HEAD manifest by a reference that is neither a tag nor a digest returns 404", async () => {
+    return expectNotFound(await head(`/v2/${repo}/manifests/${NOT_A_REFERENCE}`, accept), ["MANIFEST_UNKNOWN"]);
   });
   add("GET manifest in an unknown repository returns 404", async () => {
     expectError(await get(`/v2/${ctx.unknownRepo}/manifests/latest`, accept), [404], ["NAME_UNKNOWN", "MANIFEST_UNKNOWN"]);

@@ -1,5 +1,5 @@
 import type { Context } from "koa";
-import { RegistryError, parseDigest, parseReference, parseRepositoryName, type Digest, type Reference } from "../oci/index.js";
+import { RegistryError, isRegistryError, parseDigest, parseReference, parseRepositoryName, type Digest, type Reference } from "../oci/index.js";
 import type { Page } from "../meta/index.js";
 
 /** Parsers for the parts of a request; every value from the network passes through one. */
@@ -16,6 +16,22 @@ export function digestParam(ctx: Context, key = "digest"): Digest {
 
 export function referenceParam(ctx: Context): Reference {
   return parseReference(String(ctx.params.reference ?? ""));
+}
+
+/**
+ * The reference of a manifest to read or delete. One that is neither a tag nor a digest names
+ * no manifest: 404 MANIFEST_UNKNOWN, as the reference registry answers (its router matches no
+ * route) and the upstream conformance suite expects. Only a PUT refuses it as TAG_INVALID.
+ */
+export function lookupReferenceParam(ctx: Context): Reference {
+  try {
+    return referenceParam(ctx);
+  } catch (err) {
+    if (isRegistryError(err) && (err.code === "TAG_INVALID" || err.code === "DIGEST_INVALID")) {
+      throw new RegistryError("MANIFEST_UNKNOWN", "the reference is neither a tag nor a digest", { detail: { reference: String(ctx.params.reference ?? "").slice(0, 256) } });
+    }
+    throw err;
+  }
 }
 
 /** A query parameter given once; repeated ones are ambiguous and refused. */

@@ -104,6 +104,18 @@ describe("auth: Docker token service (Bearer challenges, /auth/token, /auth/jwks
     assert.equal(push.status, 401, "push was never asked for: get a new token");
   });
 
+  test("an automatic mount (no from) looks only where the token grants pull: 202 without the source's scope, 201 with it", async () => {
+    const source = await new AuthClient(server.url, adminBasic()).pushImage("cvi/mount-src", "v1");
+    const mount = (token: string, target: string) =>
+      new AuthClient(server.url, `Bearer ${token}`).fetch(`/v2/${target}/blobs/uploads/?mount=${source.layerDigest}`, { method: "POST" });
+    // The admin could read cvi/mount-src, but this token names only the target.
+    const targetOnly = await mount(await tokenFor(adminBasic(), "repository:cvi/mount-a:pull,push"), "cvi/mount-a");
+    assert.equal(targetOnly.status, 202);
+    const withSource = await mount(await tokenFor(adminBasic(), "repository:cvi/mount-b:pull,push", "repository:cvi/mount-src:pull"), "cvi/mount-b");
+    assert.equal(withSource.status, 201);
+    assert.equal(withSource.headers.get("docker-content-digest"), source.layerDigest);
+  });
+
   test("the token carries only what the subject may do; asked-for-and-refused is 403 DENIED", async () => {
     const token = await tokenFor(basic(fx.puller.username, fx.puller.password), "repository:cvi/x:pull,push", "registry:catalog:*");
     assert.deepEqual(decodeJwt(token).access, [

@@ -27,12 +27,9 @@ test("dvcr passes every check with Basic auth and with the Docker token flow", a
   try {
     const admin = { user: fx.admin.username, password: fx.admin.password };
     await conformsWith({ auth: fx.auth }, admin);
-    // A token is scoped to the repository it was asked for: it does not let the caller read
-    // other repositories, so a mount without `from` must fall back to an upload (202), as the
-    // spec allows. With `from`, the client asks for pull on the source and the mount happens.
-    await conformsWith({ auth: { ...fx.auth, token: {} } }, admin, [
-      "push: automatic mount without from returns 201 — expected status 201, got 202",
-    ]);
+    // With tokens, the automatic mount check asks for pull on the source in its token (a token
+    // grants only what it names; without that scope the registry may not look there: 202).
+    await conformsWith({ auth: { ...fx.auth, token: {} } }, admin);
   } finally {
     rmSync(fx.dir, { recursive: true, force: true });
   }

@@ -187,9 +187,18 @@ describe("manifests", () => {
     assert.deepEqual(await errorCodes(res), ["TAG_INVALID"]);
     res = await client.pushManifest("m/ref", "x".repeat(129), img.body);
     assert.equal(res.status, 400);
-    res = await client.fetch("/v2/m/ref/manifests/sha256:totallywrong");
-    assert.equal(res.status, 400);
-    assert.deepEqual(await errorCodes(res), ["DIGEST_INVALID"]);
+    assert.deepEqual(await errorCodes(res), ["TAG_INVALID"]);
+    // Read or delete by a reference that is neither a tag nor a digest: no such manifest (404),
+    // as the reference registry and the upstream conformance suite have it.
+    for (const reference of [".INVALID_MANIFEST_NAME", "-bad-tag", "sha256:totallywrong", "x".repeat(129)]) {
+      for (const method of ["GET", "DELETE"]) {
+        res = await client.fetch(`/v2/m/ref/manifests/${reference}`, { method });
+        assert.equal(res.status, 404, `${method} ${reference}`);
+        assert.deepEqual(await errorCodes(res), ["MANIFEST_UNKNOWN"], `${method} ${reference}`);
+      }
+      res = await client.fetch(`/v2/m/ref/manifests/${reference}`, { method: "HEAD" });
+      assert.equal(res.status, 404, `HEAD ${reference}`);
+    }
   });
 
   test("unknown manifests and repositories", async () => {

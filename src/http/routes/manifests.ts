@@ -1,7 +1,7 @@
 import type { Context } from "koa";
 import { RegistryError, type Reference } from "../../oci/index.js";
 import type { ManifestRecord } from "../../meta/index.js";
-import { queryParams, readBody, referenceParam, repositoryParam } from "../request.js";
+import { lookupReferenceParam, queryParams, readBody, referenceParam, repositoryParam } from "../request.js";
 import type { RouteDescriptor } from "../route-table.js";
 import { respondEmpty, type RouteDeps } from "./context.js";
 
@@ -22,7 +22,7 @@ function acceptable(ctx: Context, mediaType: string): boolean {
 
 function lookup(ctx: Context, deps: RouteDeps): { record: ManifestRecord; reference: Reference } {
   const repository = repositoryParam(ctx);
-  const reference = referenceParam(ctx);
+  const reference = lookupReferenceParam(ctx);
   const record = deps.registry.manifests.get(repository, reference);
   if (!acceptable(ctx, record.mediaType)) {
     throw new RegistryError("MANIFEST_UNKNOWN", `manifest is ${record.mediaType}, which the Accept header does not allow`, {
@@ -70,7 +70,7 @@ export function manifestRoutes(deps: RouteDeps): RouteDescriptor[] {
 
   const remove = async (ctx: Context) => {
     if (!registry.config.delete.enabled) throw new RegistryError("UNSUPPORTED", "deletes are disabled on this registry");
-    registry.manifests.delete(repositoryParam(ctx), referenceParam(ctx));
+    registry.manifests.delete(repositoryParam(ctx), lookupReferenceParam(ctx));
     respondEmpty(ctx, 202);
   };
 
