@@ -1,6 +1,6 @@
 import type { WatchedFiles } from "../config/watched-file.js";
 import type { Credentials } from "./credentials.js";
-import type { HtpasswdVerifier } from "./htpasswd.js";
+import { decoyCompare, type HtpasswdVerifier } from "./htpasswd.js";
 import { isJwtShaped, verifyJwt, type JwtTrust } from "./jwt.js";
 import { claimRules, everything, pullEverywhere, type AccessRule, type Subject, type SubjectKind } from "./policy.js";
 import { AccessClaimSchema } from "./scope.js";
@@ -58,9 +58,9 @@ export class Authenticator {
     ];
     for (const [kind, account, rules] of statics) {
       if (account && sameSecret(username, account.username)) {
-        return sameSecret(password, account.password.value)
-          ? ok(kind, username, rules())
-          : { result: "failed", reason: "bad_credentials", message: BAD_PASSWORD, account: username };
+        if (sameSecret(password, account.password.value)) return ok(kind, username, rules());
+        await this.spendDecoy(password);
+        return { result: "failed", reason: "bad_credentials", message: BAD_PASSWORD, account: username };
       }
     }
     if (htpasswd?.verifier.has(username)) {
@@ -74,8 +74,17 @@ export class Authenticator {
       return ok("jwt", verified.payload.sub ?? username, claimRules(verified.access));
     }
     // Unknown user: still spend a bcrypt so that timing does not reveal which names exist.
-    if (htpasswd) await htpasswd.verifier.verify(username, password);
+    await this.spendDecoy(password);
     return { result: "failed", reason: "bad_credentials", message: BAD_PASSWORD };
+  }
+
+  /**
+   * Every failed password check costs one bcrypt, whichever account it named (a static account's
+   * own check is a fast constant-time compare): the time of a failure tells nothing about which
+   * account names exist.
+   */
+  private spendDecoy(password: string): Promise<void> {
+    return this.parts.htpasswd ? this.parts.htpasswd.verifier.spendDecoy(password) : decoyCompare(password);
   }
 
   private async bearer(token: string): Promise<AuthOutcome> {

@@ -34,13 +34,21 @@ const CACHE_LIMIT = 1024;
  * A hash of a random password at the cost the file uses (htpasswd -B defaults to 5): checking
  * an unknown user costs one bcrypt like a known one, so response time does not tell who exists.
  */
-const decoys = new Map<string, Promise<string>>();
-function decoyHash(entries: HtpasswdEntries): Promise<string> {
+const decoys = new Map<number, Promise<string>>();
+
+/** bcrypt's cost when there is no htpasswd file to take it from (htpasswd -B's default is 5; bcrypt's 10). */
+export const DEFAULT_BCRYPT_COST = 10;
+
+function costOf(entries: HtpasswdEntries): number {
   const sample = entries.users.values().next().value;
-  const cost = sample ? Number(sample.slice(4, 6)) : 10;
-  let decoy = decoys.get(String(cost));
-  if (!decoy) decoys.set(String(cost), (decoy = bcrypt.hash(randomBytes(16).toString("hex"), cost)));
-  return decoy;
+  return sample ? Number(sample.slice(4, 6)) : DEFAULT_BCRYPT_COST;
+}
+
+/** Spend one bcrypt comparison of `password` at `cost` that can never succeed. */
+export async function decoyCompare(password: string, cost = DEFAULT_BCRYPT_COST): Promise<void> {
+  let decoy = decoys.get(cost);
+  if (!decoy) decoys.set(cost, (decoy = bcrypt.hash(randomBytes(16).toString("hex"), cost)));
+  await bcrypt.compare(password, await decoy);
 }
 
 /**
@@ -59,11 +67,16 @@ export class HtpasswdVerifier {
     return this.entries().users.has(username);
   }
 
+  /** One bcrypt at this file's cost that never succeeds: what a failure costs whoever it names. */
+  spendDecoy(password: string): Promise<void> {
+    return decoyCompare(password, costOf(this.entries()));
+  }
+
   async verify(username: string, password: string): Promise<boolean> {
     const entries = this.entries();
     const hash = entries.users.get(username);
     if (hash === undefined) {
-      await bcrypt.compare(password, await decoyHash(entries));
+      await decoyCompare(password, costOf(entries));
       return false;
     }
     const key = createHmac("sha256", this.cacheKey).update(`${username}\u0000${password}\u0000${hash}`).digest("base64");

@@ -3,7 +3,7 @@ import { parseArgs } from "node:util";
 import { parseDuration } from "../config/units.js";
 import type { GcReport } from "../gc/collector.js";
 import { parseRepositoryName } from "../oci/index.js";
-import { CliUsageError, TARGET_OPTIONS, callRunningRegistry, printJson, withOfflineRegistry } from "./ops-command.js";
+import { CliUsageError, TARGET_OPTIONS, URL_OPTIONS_HELP, callRunningRegistry, printJson, urlTarget, withOfflineRegistry } from "./ops-command.js";
 
 export const GC_HELP = `Usage: dvcr gc [--root DIR | --url URL] [--config FILE] [--dry-run] [--grace DURATION]
                [--keep-repositories FILE]
@@ -13,9 +13,8 @@ period, upload sessions idle longer than gc.uploadTtl, and files under blobs/ wi
 Prints the report (JSON): repositories, manifests, blobs and bytes freed, duration.
 
   --root DIR       a stopped registry's data root (default from --config / DVCR_ROOT / ./storage)
-  --url URL        a running registry instead (POST URL/api/v1/gc); credentials, if it needs
-                   them, from DVCR_ADMIN_CREDENTIALS=user:password
-  --dry-run        report what would be deleted, delete nothing
+  --url URL        a running registry instead (POST URL/api/v1/gc)
+${URL_OPTIONS_HELP}  --dry-run        report what would be deleted, delete nothing
   --grace D        keep what is younger than D (e.g. 30m, 1h, 0); default gc.grace (1h)
   --keep-repositories FILE
                    delete every cvi/, vi/ and vd/ repository not listed in FILE (one name per
@@ -49,7 +48,7 @@ export async function gcCommand(args: string[]): Promise<void> {
     process.stdout.write(GC_HELP);
     return;
   }
-  if (values.url && values.root) throw new CliUsageError("give --root (a stopped registry) or --url (a running one), not both");
+  const target = urlTarget(values);
   let graceMs: number | undefined;
   try {
     graceMs = values.grace === undefined ? undefined : parseDuration(values.grace);
@@ -60,7 +59,7 @@ export async function gcCommand(args: string[]): Promise<void> {
   const dryRun = values["dry-run"] ?? false;
   let report: GcReport;
   if (values.url) {
-    report = (await callRunningRegistry(values.url, "/api/v1/gc", { dryRun, grace: graceMs, keepRepositories })) as GcReport;
+    report = (await callRunningRegistry(target, "/api/v1/gc", { dryRun, grace: graceMs, keepRepositories })) as GcReport;
   } else {
     report = await withOfflineRegistry(values, (ops) => ops.gc.run(ops.gcOptions({ dryRun, graceMs, keepRepositories }), "cli"));
   }

@@ -3,7 +3,8 @@ import { getImage, type ImageEntry } from "../index/index.js";
 import { isRegistryError, parseDigest, parseRepositoryName, parseTag } from "../oci/index.js";
 import { imageTable } from "./image-table.js";
 import { withStoppedRegistry } from "./offline-registry.js";
-import { CliUsageError, TARGET_OPTIONS, printJson } from "./ops-command.js";
+import { CliUsageError, TARGET_OPTIONS, URL_OPTIONS_HELP, printJson, urlTarget } from "./ops-command.js";
+import { callRegistry, type UrlTarget } from "./registry-client.js";
 
 export const INSPECT_HELP = `Usage: dvcr inspect <repository>[:tag|@digest] [--root DIR | --url URL] [--config FILE] [--json]
 
@@ -11,9 +12,8 @@ What the disk-image index knows about an image, without pulling it: owner (cvi/v
 format, virtual, stored and unpacked sizes, CD-ROM, sha256 and md5 of the disk file, and the
 importer's source-image-* labels (with any mismatch). The tag defaults to latest.
 
-  --url URL    a running registry (GET URL/api/v1/images/<repository>); credentials, when it
-               requires them, from DVCR_CREDENTIALS=user:password
-  --root DIR   a stopped registry's data root (default from --config / DVCR_ROOT / ./storage)
+  --url URL    a running registry (GET URL/api/v1/images/<repository>)
+${URL_OPTIONS_HELP}  --root DIR   a stopped registry's data root (default from --config / DVCR_ROOT / ./storage)
   --json       the API's JSON instead of a table
 `;
 
@@ -32,15 +32,9 @@ export function parseImageReference(input: string): { repository: string; refere
   }
 }
 
-async function fromRunningRegistry(url: string, repository: string, reference: Reference): Promise<ImageEntry> {
+async function fromRunningRegistry(target: UrlTarget, repository: string, reference: Reference): Promise<ImageEntry> {
   const query = "tag" in reference ? `tag=${encodeURIComponent(reference.tag)}` : `digest=${encodeURIComponent(reference.digest)}`;
-  const headers: Record<string, string> = {};
-  const credentials = process.env.DVCR_CREDENTIALS;
-  if (credentials) headers.Authorization = `Basic ${Buffer.from(credentials).toString("base64")}`;
-  const res = await fetch(new URL(`/api/v1/images/${repository}?${query}`, url), { headers });
-  const text = await res.text();
-  if (!res.ok) throw new CliUsageError(`${url} answered ${res.status}: ${text}`);
-  return JSON.parse(text) as ImageEntry;
+  return (await callRegistry(target, `/api/v1/images/${repository}?${query}`)) as ImageEntry;
 }
 
 export async function inspectCommand(args: string[]): Promise<void> {
@@ -50,10 +44,10 @@ export async function inspectCommand(args: string[]): Promise<void> {
     return;
   }
   if (positionals.length !== 1) throw new CliUsageError(`give one image, e.g. dvcr inspect cvi/ubuntu:latest\n\n${INSPECT_HELP}`);
-  if (values.url && values.root) throw new CliUsageError("give --root (a stopped registry) or --url (a running one), not both");
+  const target = urlTarget(values);
   const { repository, reference } = parseImageReference(positionals[0]!);
   const image = values.url
-    ? await fromRunningRegistry(values.url, repository, reference)
+    ? await fromRunningRegistry(target, repository, reference)
     : await withStoppedRegistry(values, async (registry) => {
         try {
           return getImage(registry.meta, repository, reference);

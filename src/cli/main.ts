@@ -1,12 +1,11 @@
 #!/usr/bin/env node
 import { parseArgs } from "node:util";
-import { ConfigError, loadConfig } from "../config/config.js";
+import { loadConfig } from "../config/config.js";
 import { createLogger } from "../http/logger.js";
 import { startServer } from "../http/server.js";
-import { RootLockedError } from "../meta/index.js";
 import { gcCommand } from "./gc.js";
 import { inspectCommand } from "./inspect.js";
-import { CliUsageError } from "./ops-command.js";
+import { failureMessage } from "./failure.js";
 import { reindexCommand } from "./reindex.js";
 import { scrubCommand } from "./scrub.js";
 
@@ -105,7 +104,6 @@ async function main(argv: string[]): Promise<void> {
 }
 
 main(process.argv.slice(2)).catch((err: unknown) => {
-  const message = err instanceof ConfigError || err instanceof CliUsageError || err instanceof RootLockedError || (err as { code?: string }).code?.startsWith("ERR_PARSE_ARGS") ? (err as Error).message : String((err as Error).stack ?? err);
-  process.stderr.write(`dvcr: ${message}\n`);
+  process.stderr.write(`dvcr: ${failureMessage(err)}\n`);
   process.exit(1);
 });

@@ -1,11 +1,14 @@
 import type { Config } from "../config/config.js";
 import { Operations } from "../gc/operations.js";
 import { withStoppedRegistry } from "./offline-registry.js";
+import { callRegistry, type UrlTarget } from "./registry-client.js";
 
 /** Options shared by `dvcr gc` and `dvcr scrub`: where the registry is. */
 export const TARGET_OPTIONS = {
   root: { type: "string" },
   url: { type: "string" },
+  cacert: { type: "string" },
+  insecure: { type: "boolean" },
   config: { type: "string" },
   "log-level": { type: "string" },
   help: { type: "boolean", short: "h" },
@@ -14,26 +17,31 @@ export const TARGET_OPTIONS = {
 export interface Target {
   root?: string;
   url?: string;
+  cacert?: string;
+  insecure?: boolean;
   config?: string;
   "log-level"?: string;
 }
 
 export class CliUsageError extends Error {}
 
-/**
- * Call the admin API of a running registry. Credentials, when the registry requires them, come
- * from DVCR_ADMIN_CREDENTIALS ("user:password"), never from the command line (where `ps` shows
- * them to everyone).
- */
-export async function callRunningRegistry(url: string, path: string, body: unknown): Promise<unknown> {
-  const headers: Record<string, string> = { "Content-Type": "application/json" };
-  const credentials = process.env.DVCR_ADMIN_CREDENTIALS;
-  if (credentials) headers.Authorization = `Basic ${Buffer.from(credentials).toString("base64")}`;
-  const res = await fetch(new URL(path, url), { method: "POST", headers, body: JSON.stringify(body) });
-  const text = await res.text();
-  if (!res.ok) throw new CliUsageError(`${url} answered ${res.status}: ${text}`);
-  return JSON.parse(text) as unknown;
+/** The `--url` target of a command (with its TLS options), checked once. */
+export function urlTarget(values: Target): UrlTarget {
+  if (values.url && values.root) throw new CliUsageError("give --root (a stopped registry) or --url (a running one), not both");
+  if ((values.cacert || values.insecure) && !values.url) throw new CliUsageError("--cacert and --insecure go with --url");
+  return { url: values.url!, cacert: values.cacert, insecure: values.insecure };
 }
+
+/** POST to the admin API of a running registry (credentials: registry-client.ts). */
+export function callRunningRegistry(target: UrlTarget, path: string, body: unknown): Promise<unknown> {
+  return callRegistry(target, path, { method: "POST", body });
+}
+
+/** The `--url` options' help, shared by every command that has them. */
+export const URL_OPTIONS_HELP = `  --cacert FILE    with --url https://…: trust this PEM CA bundle
+  --insecure       with --url https://…: do not verify the certificate
+                   (credentials for --url, when the registry needs them: DVCR_CREDENTIALS=user:password)
+`;
 
 /**
  * Run one operation on a stopped registry's data root. Refuses (RootLockedError) while a server

@@ -1,7 +1,7 @@
 import { parseArgs } from "node:util";
 import type { ScrubReport } from "../gc/scrub.js";
 import { parseRepositoryName } from "../oci/index.js";
-import { CliUsageError, TARGET_OPTIONS, callRunningRegistry, printJson, withOfflineRegistry } from "./ops-command.js";
+import { CliUsageError, TARGET_OPTIONS, URL_OPTIONS_HELP, callRunningRegistry, printJson, urlTarget, withOfflineRegistry } from "./ops-command.js";
 
 export const SCRUB_HELP = `Usage: dvcr scrub [--root DIR | --url URL] [--config FILE] [--repository NAME] [--repair]
 
@@ -9,9 +9,8 @@ Re-hash stored blobs and report (JSON) any whose bytes do not match their digest
 file is missing. Exit status 3 when damage was found.
 
   --root DIR         a stopped registry's data root (default from --config / DVCR_ROOT / ./storage)
-  --url URL          a running registry instead (POST URL/api/v1/scrub); credentials from
-                     DVCR_ADMIN_CREDENTIALS=user:password
-  --repository NAME  only the blobs of this repository
+  --url URL          a running registry instead (POST URL/api/v1/scrub)
+${URL_OPTIONS_HELP}  --repository NAME  only the blobs of this repository
   --repair           move damaged blobs to quarantine/ and forget them, so that pushing the
                      image again stores good bytes
 `;
@@ -29,7 +28,7 @@ export async function scrubCommand(args: string[]): Promise<void> {
     process.stdout.write(SCRUB_HELP);
     return;
   }
-  if (values.url && values.root) throw new CliUsageError("give --root (a stopped registry) or --url (a running one), not both");
+  const target = urlTarget(values);
   let repository: string | undefined;
   try {
     repository = values.repository === undefined ? undefined : parseRepositoryName(values.repository);
@@ -38,7 +37,7 @@ export async function scrubCommand(args: string[]): Promise<void> {
   }
   const repair = values.repair ?? false;
   const report = values.url
-    ? ((await callRunningRegistry(values.url, "/api/v1/scrub", { repository, repair })) as ScrubReport)
+    ? ((await callRunningRegistry(target, "/api/v1/scrub", { repository, repair })) as ScrubReport)
     : await withOfflineRegistry(values, (ops) => ops.scrub.run({ repository, repair }, "cli"));
   printJson(report);
   if (report.corrupt.length + report.missing.length > 0) process.exitCode = DAMAGE_EXIT_CODE;

@@ -14,20 +14,20 @@ const Action = z.enum(ACTIONS);
 /** A repository glob: the name grammar's characters plus `*` (one component) and `**` (any). */
 export const REPOSITORY_GLOB = /^[a-z0-9._\-/*]+$/;
 
-const Account = z.object({
+const Account = z.strictObject({
   // A colon cannot be sent in a Basic username (it separates the password).
   username: z.string().min(1).regex(/^[^:]+$/, "username must not contain ':'"),
   passwordFile: z.string().min(1),
 });
 
-export const AuthConfigSchema = z.object({
+export const AuthConfigSchema = z.strictObject({
   /** Every action on every repository, and the catalog. */
   admin: Account.optional(),
   /** Pull on every repository (the nodes). */
   puller: Account.optional(),
   /** Basic users whose password is a JWT of this issuer get exactly the token's `access` claim. */
   jwt: z
-    .object({
+    .strictObject({
       issuer: z.string().min(1),
       audience: z.string().min(1),
       /** When set, the token header's `kid` must equal it (DVCR pins "dvcr"). */
@@ -37,7 +37,7 @@ export const AuthConfigSchema = z.object({
     })
     .optional(),
   htpasswd: z
-    .object({
+    .strictObject({
       path: z.string().min(1),
       /** Repository glob → actions for every htpasswd user; without it they may do everything. */
       access: z.record(z.string().regex(REPOSITORY_GLOB, "a repository glob"), z.array(Action).min(1)).optional(),
@@ -47,7 +47,7 @@ export const AuthConfigSchema = z.object({
   anonymousPull: z.boolean().optional(),
   /** The Docker token service: present (and not `enabled: false`) → 401s challenge with Bearer. */
   token: z
-    .object({
+    .strictObject({
       enabled: z.boolean().optional(),
       /** `iss` of the tokens we issue. Default "dvcr-token-service". */
       issuer: z.string().min(1).optional(),
@@ -62,13 +62,13 @@ export const AuthConfigSchema = z.object({
     })
     .optional(),
   /** Failed authentications per client address: `burst` at once, then `perMinute`; beyond → 429. */
-  rateLimit: z.object({ burst: z.number().int().min(1).optional(), perMinute: z.number().positive().optional() }).optional(),
+  rateLimit: z.strictObject({ burst: z.number().int().min(1).optional(), perMinute: z.number().positive().optional() }).optional(),
   /** How often password, key and htpasswd files are checked for changes (ms). Default 2000. */
   reloadIntervalMs: z.number().int().min(10).optional(),
 });
 export type AuthConfig = z.infer<typeof AuthConfigSchema>;
 
-export const TlsConfigSchema = z.object({
+export const TlsConfigSchema = z.strictObject({
   cert: z.string().min(1),
   key: z.string().min(1),
   /** How often the pair is checked for changes (ms). Default 2000. */

@@ -5,6 +5,7 @@ import { z } from "zod";
 import { scheduleProblem } from "./schedule.js";
 import { parseByteSize, parseDuration } from "./units.js";
 import { AuthConfigSchema, TlsConfigSchema, authFromEnv, definedOnly } from "./auth.js";
+import { describeIssue } from "./strict.js";
 
 /** A setting written for people ("1h", "256MiB") or as a plain number, parsed to a number. */
 function humanNumber(parse: (value: string | number) => number) {
@@ -33,15 +34,34 @@ const Schedule = z
     if (problem) ctx.addIssue({ code: "custom", message: problem });
   });
 
+/** HOST:PORT, or :PORT for every interface (as distribution's `addr: :5001`). */
+const ListenAddress = (key: string) => z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s]*):\d{1,5}$/, `${key} must be HOST:PORT or :PORT`);
+
 /**
  * The one typed configuration. Sources in increasing priority: defaults < YAML file < env
  * (DVCR_*) < command-line flags. Validated once here; nothing else reads env or files.
  */
-const ConfigSchema = z.object({
-  listen: z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/, "listen must be HOST:PORT"),
+const ConfigSchema = z.strictObject({
+  listen: ListenAddress("listen"),
   root: z.string().min(1),
-  log: z.object({ level: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]) }),
-  storage: z.object({
+  log: z.strictObject({ level: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]) }),
+  /**
+   * Connection timeouts. The idle ones count time without a byte moving, never a transfer's
+   * total: a multi-GiB push or pull at any steady pace is never cut.
+   */
+  http: z.strictObject({
+    /** A request body from which nothing arrives for this long is cut (a stalled upload holds fds). */
+    bodyIdleTimeout: Duration,
+    /** A response body the client reads nothing of for this long is cut (each pull holds 8 MiB of blocks). */
+    sendIdleTimeout: Duration,
+    /** Time for a request's headers to arrive. */
+    headersTimeout: Duration,
+    /** A kept-alive connection without a request for this long is closed. */
+    keepAliveTimeout: Duration,
+    /** Connections at once; more are refused at accept (each can hold a socket and an upload file). */
+    maxConnections: z.number().int().min(1),
+  }),
+  storage: z.strictObject({
     /** Manifests above this size are refused with 413. */
     maxManifestBytes: z.number().int().positive(),
     /** fsync blob files and their directory before making them visible (never turn off in production). */
@@ -55,10 +75,10 @@ const ConfigSchema = z.object({
      * Free space kept on the volume: uploads stop with 507 before free space drops below the
      * larger of `bytes` and `percent` of the capacity (room for SQLite's own writes and deletes).
      */
-    reserve: z.object({ bytes: ByteSize, percent: z.number().min(0).max(50) }),
+    reserve: z.strictObject({ bytes: ByteSize, percent: z.number().min(0).max(50) }),
   }),
-  delete: z.object({ enabled: z.boolean() }),
-  gc: z.object({
+  delete: z.strictObject({ enabled: z.boolean() }),
+  gc: z.strictObject({
     /** When garbage collection runs (cron), or "off". */
     schedule: Schedule,
     /** Untagged manifests and unreferenced blobs younger than this are kept (pushes in flight). */
@@ -66,12 +86,12 @@ const ConfigSchema = z.object({
     /** Upload sessions idle longer than this are purged with their temp files. */
     uploadTtl: Duration,
   }),
-  scrub: z.object({
+  scrub: z.strictObject({
     /** When every stored blob is re-hashed (cron), or "off". */
     schedule: Schedule,
   }),
   /** The disk-image index: every pushed image is inspected in the background (src/index/). */
-  index: z.object({
+  index: z.strictObject({
     /** Checksum passes at once; each streams a whole disk (CPU and disk bandwidth). */
     checksumConcurrency: z.number().int().min(1).max(16),
     /** Time budget of one checksum pass ("4h"). */
@@ -86,7 +106,7 @@ const ConfigSchema = z.object({
   /** Absent: plain HTTP. */
   tls: TlsConfigSchema.optional(),
   /** `listen`: also serve /metrics on this HOST:PORT, as distribution's `http.debug.addr` (absent: off). */
-  debug: z.object({ listen: z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/, "debug.listen must be HOST:PORT").optional() }).optional(),
+  debug: z.strictObject({ listen: ListenAddress("debug.listen").optional() }).optional(),
 });
 export type Config = z.infer<typeof ConfigSchema>;
 
@@ -94,6 +114,7 @@ export const DEFAULT_CONFIG: Config = {
   listen: "127.0.0.1:5000",
   root: "./storage",
   log: { level: "info" },
+  http: { bodyIdleTimeout: 60_000, sendIdleTimeout: 60_000, headersTimeout: 60_000, keepAliveTimeout: 65_000, maxConnections: 1024 },
   storage: { maxManifestBytes: 4 * 1024 * 1024, fsync: true, directIo: true, reserve: { bytes: 256 * 1024 * 1024, percent: 1 } },
   delete: { enabled: true },
   // Daily at 02:00, as DVCR's maintenance GC; scrub weekly (it reads every byte) on Sunday 03:00.
@@ -161,6 +182,7 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
     listen: env.DVCR_LISTEN || undefined,
     root: env.DVCR_ROOT || undefined,
     debug: { listen: env.DVCR_DEBUG_LISTEN || undefined },
+    http: { bodyIdleTimeout: env.DVCR_HTTP_BODY_IDLE_TIMEOUT || undefined, sendIdleTimeout: env.DVCR_HTTP_SEND_IDLE_TIMEOUT || undefined },
     log: { level: env.DVCR_LOG_LEVEL || undefined },
     gc: { schedule: env.DVCR_GC_SCHEDULE || undefined, grace: env.DVCR_GC_GRACE || undefined, uploadTtl: env.DVCR_UPLOAD_TTL || undefined },
     scrub: { schedule: env.DVCR_SCRUB_SCHEDULE || undefined },
@@ -171,14 +193,15 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
   merged = merge(merged, definedOnly({ tls: { cert: overrides.tlsCert, key: overrides.tlsKey } }));
   const result = ConfigSchema.safeParse(merged);
   if (!result.success) {
-    const msg = result.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`).join("; ");
+    const msg = result.error.issues.map((i) => describeIssue(ConfigSchema, i)).join("; ");
     throw new ConfigError(`invalid configuration: ${msg}`);
   }
   return { ...result.data, root: path.resolve(result.data.root) };
 }
 
-export function parseListen(listen: string): { host: string; port: number } {
+/** HOST:PORT → host and port; `:PORT` gives no host (every interface). */
+export function parseListen(listen: string): { host: string | undefined; port: number } {
   const i = listen.lastIndexOf(":");
   const host = listen.slice(0, i).replace(/^\[(.*)\]$/, "$1");
-  return { host, port: Number(listen.slice(i + 1)) };
+  return { host: host === "" ? undefined : host, port: Number(listen.slice(i + 1)) };
 }

@@ -6,6 +6,7 @@ import type { Registry } from "../registry/index.js";
 import { allows, type AuthService } from "../auth/index.js";
 import { routeAuthorization, subjectOf } from "./auth-middleware.js";
 import { errorMiddleware } from "./errors.js";
+import { responseSending } from "./idle-timeouts.js";
 import { httpMetrics } from "./metrics-middleware.js";
 import { METHODS, RouteTable, type RouteDescriptor } from "./route-table.js";
 import { authRoutes } from "./routes/auth.js";
@@ -36,6 +37,12 @@ function accessLog(logger: Logger) {
       );
     }
   };
+}
+
+/** The handler is done: what Koa writes now goes to a client that must keep reading (idle-timeouts.ts). */
+async function sendPhase(ctx: Context, next: Next): Promise<void> {
+  await next();
+  responseSending(ctx.res);
 }
 
 async function apiVersion(ctx: Context, next: Next): Promise<void> {
@@ -110,6 +117,7 @@ export function createApp(registry: Registry, logger: Logger, auth?: AuthService
   const table = new RouteTable(routeDescriptors(deps, Operations.of(registry, logger), logger, auth), auth ? [routeAuthorization(auth, logger)] : []);
 
   app.use(httpMetrics());
+  app.use(sendPhase);
   app.use(accessLog(logger));
   app.use(apiVersion);
   app.use(errorMiddleware(logger));

@@ -72,7 +72,9 @@ export function contentLength(ctx: Context): number | undefined {
   const raw = ctx.get("Content-Length");
   if (raw === "") return undefined;
   if (!/^\d+$/.test(raw)) throw new RegistryError("SIZE_INVALID", "invalid Content-Length", { detail: { contentLength: raw } });
-  return Number(raw);
+  const length = Number(raw);
+  if (!Number.isSafeInteger(length)) throw new RegistryError("SIZE_INVALID", "Content-Length larger than any blob can be", { detail: { contentLength: raw.slice(0, 32) } });
+  return length;
 }
 
 /** Whether the request carries a body at all (length > 0, or chunked). */
@@ -88,11 +90,17 @@ export function hasBody(ctx: Context): boolean {
 export function contentRange(ctx: Context): { start: number; length: number } | undefined {
   const raw = ctx.get("Content-Range");
   if (raw === "") return undefined;
-  const m = /^(?:bytes[ =])?(\d+)-(\d+)(?:\/(?:\d+|\*))?$/.exec(raw.trim());
-  if (!m) throw new RegistryError("BLOB_UPLOAD_INVALID", "invalid Content-Range", { detail: { contentRange: raw } });
+  const m = /^(?:bytes[ =])?(\d+)-(\d+)(?:\/(\d+|\*))?$/.exec(raw.trim());
+  const detail = { contentRange: raw.slice(0, 64) };
+  if (!m) throw new RegistryError("BLOB_UPLOAD_INVALID", "invalid Content-Range", { detail });
   const start = Number(m[1]);
   const end = Number(m[2]);
-  if (end < start) throw new RegistryError("BLOB_UPLOAD_INVALID", "Content-Range ends before it starts", { detail: { contentRange: raw } });
+  // Refused before the upload is touched: the session stays as it was for a correct retry.
+  if (!Number.isSafeInteger(end)) throw new RegistryError("BLOB_UPLOAD_INVALID", "Content-Range beyond any blob's size", { detail });
+  if (end < start) throw new RegistryError("BLOB_UPLOAD_INVALID", "Content-Range ends before it starts", { detail });
+  if (m[3] !== undefined && m[3] !== "*" && Number(m[3]) <= end) {
+    throw new RegistryError("BLOB_UPLOAD_INVALID", "Content-Range ends beyond its own total size", { detail });
+  }
   return { start, length: end - start + 1 };
 }
 

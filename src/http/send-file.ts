@@ -2,6 +2,7 @@ import type { FileHandle } from "node:fs/promises";
 import type { ServerResponse } from "node:http";
 import type { Context } from "koa";
 import { MEBIBYTE_BLOCKS, pumpFileRange, type BlockSink } from "../storage/index.js";
+import { responseSending } from "./idle-timeouts.js";
 
 /** 1 MiB blocks, 8 in rotation: 8 MiB per transfer (the fastest cold-cache pull of 1×8, 2×4, 2×8, 4×4 MiB in bench/). */
 const SEND_DEPTH = 8;
@@ -38,6 +39,7 @@ function responseSink(res: ServerResponse): BlockSink {
 export async function sendFileRange(ctx: Context, file: FileHandle, start: number, end: number): Promise<void> {
   try {
     ctx.respond = false;
+    responseSending(ctx.res);
     ctx.res.flushHeaders();
     await pumpFileRange(file, start, end, responseSink(ctx.res), { blocks: MEBIBYTE_BLOCKS, depth: SEND_DEPTH });
     ctx.res.end();

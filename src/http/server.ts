@@ -1,6 +1,7 @@
 import http from "node:http";
 import type { Logger } from "pino";
 import type { Config } from "../config/config.js";
+import { formatBytes } from "../config/units.js";
 import { AuthService } from "../auth/index.js";
 import { Registry } from "../registry/index.js";
 import { Operations } from "../gc/operations.js";
@@ -8,6 +9,7 @@ import { createApp } from "./app.js";
 import { createServingSocket, type ServingSocket } from "./tls.js";
 import { startDebugServer, type DebugServer } from "./debug-server.js";
 import { closeServer, listenOn, urlOf } from "./listen.js";
+import { serveWithLimits } from "./connection-limits.js";
 
 export interface RunningServer {
   registry: Registry;
@@ -19,6 +21,17 @@ export interface RunningServer {
   /** Where /metrics is also served (`debug.listen`), if anywhere. */
   debugUrl?: string;
   close(): Promise<void>;
+}
+
+/** A reserve above half the volume leaves uploads less room than it keeps free: likely a unit slip. */
+async function warnOfLargeReserve(registry: Registry, logger: Logger): Promise<void> {
+  const { capacityBytes, reserveBytes } = await registry.capacity.stats();
+  if (reserveBytes > capacityBytes / 2) {
+    logger.warn(
+      { reserveBytes, capacityBytes, reserve: registry.config.storage.reserve },
+      `storage.reserve keeps ${formatBytes(reserveBytes)} free on a volume of ${formatBytes(capacityBytes)}: more than half of it is closed to uploads`,
+    );
+  }
 }
 
 /** Open the registry at config.root and serve it on config.listen. */
@@ -38,16 +51,13 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   }
   const writePath = registry.uploads.writePath;
   if (writePath.refusal) logger.warn({ refusal: writePath.refusal }, "the volume refuses O_DIRECT: uploads are written through the page cache");
+  await warnOfLargeReserve(registry, logger);
   const recovered = await registry.uploads.recover();
   if (recovered.dropped + recovered.removedFiles > 0) logger.info(recovered, "reconciled upload sessions after restart");
   // The disk index resumes what earlier runs left uninspected; pushes queue their own manifests.
   registry.images.start(logger);
   const server = socket.server;
-  server.on("request", createApp(registry, logger, auth).callback());
-  // Multi-GiB disk uploads take minutes: Node's default 5-minute requestTimeout would cut them.
-  server.requestTimeout = 0;
-  server.headersTimeout = 60_000;
-  server.keepAliveTimeout = 65_000;
+  serveWithLimits(server, createApp(registry, logger, auth).callback(), config.http, logger);
   await listenOn(server, config.listen);
   let debug: DebugServer | undefined;
   if (config.debug?.listen) {

@@ -40,6 +40,8 @@ export const ERROR_CODES = {
   ROUTE_UNKNOWN: { status: 404, message: "no such route", wire: "UNSUPPORTED" },
   /** The request's headers are larger than Node accepts. */
   HEADERS_TOO_LARGE: { status: 431, message: "request headers too large", wire: "UNSUPPORTED" },
+  /** The request's headers did not arrive within http.headersTimeout. */
+  REQUEST_TIMEOUT: { status: 408, message: "request headers not received in time", wire: "UNSUPPORTED" },
 } as const satisfies Record<string, { status: number; message: string; wire?: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import { generateKeyPairSync, type KeyObject } from "node:crypto";
 import { renameSync, rmSync, writeFileSync } from "node:fs";
 import http from "node:http";
@@ -168,4 +169,15 @@ export async function withAuthServer(
   } finally {
     rmSync(fx.dir, { recursive: true, force: true });
   }
+}
+
+/** A self-signed certificate for 127.0.0.1 made by the openssl CLI: `<dir>/<name>.crt` and `.key`. */
+export function selfSignedCertificate(dir: string, name: string): { cert: string; key: string } {
+  const cert = path.join(dir, `${name}.crt`);
+  const key = path.join(dir, `${name}.key`);
+  execFileSync("openssl", [
+    "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+    "-keyout", key, "-out", cert, "-days", "2", "-subj", `/CN=${name}`, "-addext", "subjectAltName=IP:127.0.0.1",
+  ], { stdio: "ignore" });
+  return { cert, key };
 }

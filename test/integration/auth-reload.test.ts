@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { execFileSync, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { generateKeyPairSync, X509Certificate } from "node:crypto";
 import { readFileSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
@@ -17,6 +17,7 @@ import {
   htpasswdLine,
   replaceFile,
   repositoryAccess,
+  selfSignedCertificate,
 } from "../helpers/auth.js";
 import { CLI, startTestServer, tempDir } from "../helpers/server.js";
 
@@ -70,15 +71,9 @@ describe("auth: credential files are reloaded when they change (no restart)", ()
   });
 });
 
-/** A self-signed certificate for 127.0.0.1, made by the openssl CLI. */
 function selfSigned(dir: string, name: string): { cert: string; key: string; fingerprint: string } {
-  const cert = path.join(dir, `${name}.crt`);
-  const key = path.join(dir, `${name}.key`);
-  execFileSync("openssl", [
-    "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-    "-keyout", key, "-out", cert, "-days", "2", "-subj", `/CN=${name}`, "-addext", "subjectAltName=IP:127.0.0.1",
-  ], { stdio: "ignore" });
-  return { cert: readFileSync(cert, "utf8"), key: readFileSync(key, "utf8"), fingerprint: new X509Certificate(readFileSync(cert)).fingerprint256 };
+  const files = selfSignedCertificate(dir, name);
+  return { cert: readFileSync(files.cert, "utf8"), key: readFileSync(files.key, "utf8"), fingerprint: new X509Certificate(readFileSync(files.cert)).fingerprint256 };
 }
 
 /** GET over a fresh TLS connection trusting `ca`; returns the status and the certificate served. */

@@ -22,7 +22,7 @@ function blobFile(root: string, digest: string): string {
 describe("dvcr gc and dvcr scrub (command line)", () => {
   test("--help documents the flags", () => {
     const gc = dvcr(["gc", "--help"]);
-    for (const word of ["--root", "--url", "--dry-run", "--grace", "--keep-repositories", "DVCR_ADMIN_CREDENTIALS"]) assert.ok(gc.stdout.includes(word), word);
+    for (const word of ["--root", "--url", "--dry-run", "--grace", "--keep-repositories", "DVCR_CREDENTIALS", "--cacert", "--insecure"]) assert.ok(gc.stdout.includes(word), word);
     const scrub = dvcr(["scrub", "--help"]);
     for (const word of ["--repository", "--repair", "Exit status 3"]) assert.ok(scrub.stdout.includes(word), word);
     const top = dvcr(["--help"]);

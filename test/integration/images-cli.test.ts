@@ -56,7 +56,7 @@ describe("dvcr inspect and dvcr reindex", () => {
   });
 
   test("unknown images and bad references fail with a message", async () => {
-    await assert.rejects(dvcr("inspect", "cvi/nope", "--url", server!.url), /answered 404: .*NAME_UNKNOWN/s);
+    await assert.rejects(dvcr("inspect", "cvi/nope", "--url", server!.url), /answered 404 to GET \/api\/v1\/images\/cvi\/nope: NAME_UNKNOWN/);
     await assert.rejects(dvcr("inspect", "Not A Name", "--url", server!.url), /is not <repository>\[:tag\|@digest\]/);
     await assert.rejects(dvcr("inspect", "--url", server!.url), /give one image/);
   });

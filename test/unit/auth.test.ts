@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import bcrypt from "bcryptjs";
+import { Authenticator, type StaticAccount } from "../../src/auth/authenticator.js";
 import { parseAuthorization } from "../../src/auth/credentials.js";
 import { compileRepositoryGlob } from "../../src/auth/glob.js";
 import { HtpasswdVerifier, parseHtpasswd } from "../../src/auth/htpasswd.js";
@@ -134,6 +136,36 @@ describe("credentials", () => {
     assert.ok(!(await verifier.verify("alice", "a2")));
     assert.ok(!(await verifier.verify("bob", "anything")));
     assert.ok(!(await verifier.verify("nobody", "a1")));
+  });
+
+  test("a wrong password for the admin or puller costs what one for an unknown user costs (one bcrypt each)", async () => {
+    const account = (username: string, password: string) => ({ username, password: { value: password } }) as unknown as StaticAccount;
+    const statics = { admin: account("admin", "admin-secret"), puller: account("node-puller", "puller-secret"), anonymousPull: false };
+    const file = Buffer.from(`alice:${bcrypt.hashSync("alice-secret", 8)}\n`);
+    const entries = parseHtpasswd([file]);
+    const setups: [string, Authenticator][] = [
+      ["with htpasswd (cost 8)", new Authenticator({ ...statics, htpasswd: { verifier: new HtpasswdVerifier(() => entries), rules: everything() } })],
+      ["without htpasswd", new Authenticator(statics)],
+    ];
+    const median = async (auth: Authenticator, username: string) => {
+      const times: number[] = [];
+      for (let i = 0; i < 7; i++) {
+        const started = process.hrtime.bigint();
+        const outcome = await auth.authenticate({ scheme: "basic", username, password: `wrong-${i}` });
+        times.push(Number(process.hrtime.bigint() - started) / 1e6);
+        assert.equal(outcome.result, "failed");
+      }
+      return times.sort((a, b) => a - b)[3]!;
+    };
+    for (const [what, auth] of setups) {
+      await median(auth, "warm-up");
+      const unknown = await median(auth, "nobody");
+      for (const name of ["admin", "node-puller", "alice"].filter((n) => n !== "alice" || what.startsWith("with "))) {
+        const known = await median(auth, name);
+        // One bcrypt is milliseconds; a bare compare is microseconds: half is far from either.
+        assert.ok(known >= unknown / 2 && known <= unknown * 2, `${what}: ${name} failed in ${known.toFixed(2)} ms, an unknown user in ${unknown.toFixed(2)} ms`);
+      }
+    }
   });
 });
 

@@ -50,8 +50,46 @@ describe("configuration", () => {
     assert.throws(() => loadConfig({}, { DVCR_STORAGE_DIRECT_IO: "yes" }), /storage.directIo/);
   });
 
-  test("listen addresses", () => {
+  test("listen addresses: HOST:PORT, [v6]:PORT, and :PORT for every interface (the README's debug.listen: :5001)", () => {
     assert.deepEqual(parseListen("127.0.0.1:5000"), { host: "127.0.0.1", port: 5000 });
     assert.deepEqual(parseListen("[::1]:5000"), { host: "::1", port: 5000 });
+    assert.deepEqual(parseListen(":5001"), { host: undefined, port: 5001 });
+    const dir = mkdtempSync(path.join(os.tmpdir(), "dvcr-cfg-"));
+    const file = path.join(dir, "dvcr.yaml");
+    writeFileSync(file, "debug:\n  listen: :5001\nlisten: :5000\n");
+    const c = loadConfig({ configFile: file }, {});
+    assert.deepEqual([c.listen, c.debug?.listen], [":5000", ":5001"]);
+  });
+
+  test("unknown keys are refused by path, with the key that was probably meant", () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "dvcr-cfg-"));
+    const file = path.join(dir, "dvcr.yaml");
+    const refused = (yaml: string) => {
+      writeFileSync(file, yaml);
+      try {
+        loadConfig({ configFile: file }, {});
+      } catch (err) {
+        assert.ok(err instanceof ConfigError);
+        return err.message;
+      }
+      assert.fail(`accepted: ${yaml}`);
+    };
+    assert.match(refused("tsl: {cert: a.crt, key: a.key}\n"), /tsl: unknown key \(did you mean tls\?\)/);
+    assert.match(refused("auht: {anonymousPull: true}\n"), /auht: unknown key \(did you mean auth\?\)/);
+    assert.match(refused("storage: {reserve: {byte: 1}}\n"), /storage\.reserve\.byte: unknown key \(did you mean storage\.reserve\.bytes\?\)/);
+    assert.match(refused("auth: {admin: {username: a, passwordfile: /x}}\n"), /auth\.admin\.passwordfile: unknown key \(did you mean auth\.admin\.passwordFile\?\)/);
+    assert.match(refused("http: {bodyIdle: 5s}\n"), /http\.bodyIdle: unknown key/);
+    assert.match(refused("frobnicate: 1\n"), /frobnicate: unknown key \(known here: listen, root/);
+  });
+
+  test("http timeouts: defaults that never cut a moving transfer, from file and env", () => {
+    const d = loadConfig({}, {}).http;
+    assert.deepEqual(d, { bodyIdleTimeout: 60_000, sendIdleTimeout: 60_000, headersTimeout: 60_000, keepAliveTimeout: 65_000, maxConnections: 1024 });
+    const dir = mkdtempSync(path.join(os.tmpdir(), "dvcr-cfg-"));
+    const file = path.join(dir, "dvcr.yaml");
+    writeFileSync(file, "http: {bodyIdleTimeout: 2m, maxConnections: 64}\n");
+    const c = loadConfig({ configFile: file }, { DVCR_HTTP_SEND_IDLE_TIMEOUT: "90s" }).http;
+    assert.deepEqual([c.bodyIdleTimeout, c.sendIdleTimeout, c.maxConnections], [120_000, 90_000, 64]);
+    assert.throws(() => loadConfig({}, { DVCR_HTTP_BODY_IDLE_TIMEOUT: "soon" }), /http\.bodyIdleTimeout/);
   });
 });
