@@ -1,5 +1,4 @@
 import { readFileSync } from "node:fs";
-import { Agent, fetch } from "undici";
 
 /** How `--url` commands reach a running registry. */
 export interface UrlTarget {
@@ -60,6 +59,9 @@ export async function callRegistry(target: UrlTarget, path: string, init: { meth
   if (init.body !== undefined) headers["Content-Type"] = "application/json";
   const credentials = credentialsFromEnv();
   if (credentials) headers.Authorization = `Basic ${Buffer.from(credentials).toString("base64")}`;
+  // Loaded here, not at start: `dvcr serve` never needs it (and a process low on descriptors
+  // should not spend them loading an HTTP client's hundred files).
+  const { Agent, fetch } = await import("undici");
   const dispatcher = new Agent({ connect: { ca, rejectUnauthorized: !target.insecure } });
   const url = new URL(path, base);
   try {

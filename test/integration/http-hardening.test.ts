@@ -7,8 +7,10 @@ import { createLogger } from "../../src/http/logger.js";
 import { startServer } from "../../src/http/server.js";
 import { TestClient, errorCodes, randomBlob, sha256 } from "../helpers/client.js";
 import { RawConnection, openDescriptors } from "../helpers/raw-socket.js";
-import { startTestServer, tempDir, type TestServer } from "../helpers/server.js";
-import { rmSync } from "node:fs";
+import { CLI, startTestServer, tempDir, type TestServer } from "../helpers/server.js";
+import { rmSync, writeFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import path from "node:path";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -212,6 +214,73 @@ describe("hardening: what operators must see in the logs", () => {
     } finally {
       await running.close();
       rmSync(root, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("hardening: out of file descriptors", () => {
+  test("stalled uploads exhausting the descriptor limit get 503 UNAVAILABLE (never 500), and the registry recovers once they time out", async () => {
+    const root = tempDir();
+    const configFile = path.join(root, "..", `${path.basename(root)}.yaml`);
+    writeFileSync(configFile, "http: {bodyIdleTimeout: 3s}\n");
+    // A low descriptor limit for the child only, as a small container's would be.
+    const child = spawn("sh", ["-c", `ulimit -n 160 && exec "${process.execPath}" "${CLI}" serve --listen 127.0.0.1:0 --root "${root}" --config "${configFile}"`], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+    const conns: RawConnection[] = [];
+    try {
+      let out = "";
+      const url = await new Promise<string>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no start: ${out}`)), 15_000);
+        child.stdout!.on("data", (d: Buffer) => {
+          out += d.toString();
+          const m = /"url":"(http:\/\/[^"]+)"/.exec(out);
+          if (m) {
+            clearTimeout(timer);
+            resolve(m[1]!);
+          }
+        });
+        child.stderr!.on("data", (d: Buffer) => (out += d.toString()));
+      });
+      const client = new TestClient(url);
+      // A connection opened while descriptors are still free, kept alive for later.
+      const keeper = await RawConnection.open(url);
+      keeper.write("GET /v2/ HTTP/1.1\r\nHost: x\r\n\r\n");
+      assert.equal((await keeper.response()).status, 200);
+      keeper.received = Buffer.alloc(0);
+      // Stalled PATCHes, each holding a socket and an upload file, until no more fit.
+      for (let i = 0; i < 200; i++) {
+        let location: string;
+        try {
+          location = await client.startUpload("fd/stall");
+        } catch {
+          break; // a session can no longer be opened: out of descriptors
+        }
+        const conn = await RawConnection.open(url).catch(() => undefined);
+        if (!conn) break;
+        conn.write(patchHead(location, { "Content-Length": 1024 * 1024 }));
+        conn.write(randomBytes(2048));
+        conns.push(conn);
+        await sleep(20);
+      }
+      keeper.write("POST /v2/fd/more/blobs/uploads/ HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n");
+      const refused = await keeper.response();
+      assert.equal(refused.status, 503, refused.body);
+      assert.equal(JSON.parse(refused.body).errors[0].code, "UNAVAILABLE");
+      assert.match(refused.headers["retry-after"] ?? "", /^\d+$/);
+      // The idle timeout frees the descriptors: uploads work again.
+      await Promise.all(conns.map((c) => c.closedWithin(10_000)));
+      await sleep(300);
+      const blob = randomBlob(50_000);
+      assert.equal(await new TestClient(url).pushBlob("fd/after", blob.data), blob.digest);
+      keeper.destroy();
+    } finally {
+      for (const c of conns) c.destroy();
+      child.kill("SIGKILL");
+      await exited;
+      rmSync(root, { recursive: true, force: true });
+      rmSync(configFile, { force: true });
     }
   });
 });
