@@ -44,10 +44,12 @@ export interface ChildServer {
 }
 
 /** Run `dvcr serve` as a separate process (for crash and memory tests) and wait until it listens. */
-export async function startChildServer(root: string, extraArgs: string[] = []): Promise<ChildServer> {
-  const child = spawn(process.execPath, [CLI, "serve", "--listen", "127.0.0.1:0", "--root", root, ...extraArgs], {
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+export async function startChildServer(root: string, extraArgs: string[] = [], opts: { descriptorLimit?: number } = {}): Promise<ChildServer> {
+  const args = [CLI, "serve", "--listen", "127.0.0.1:0", "--root", root, ...extraArgs];
+  // A descriptor limit for the child alone (`ulimit -n`), as a small container's would be.
+  const child = opts.descriptorLimit
+    ? spawn("sh", ["-c", `ulimit -n ${opts.descriptorLimit} && exec "$@"`, "sh", process.execPath, ...args], { stdio: ["ignore", "pipe", "pipe"] })
+    : spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
   const url = await new Promise<string>((resolve, reject) => {
     let buffered = "";

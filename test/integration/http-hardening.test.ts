@@ -7,9 +7,8 @@ import { createLogger } from "../../src/http/logger.js";
 import { startServer } from "../../src/http/server.js";
 import { TestClient, errorCodes, randomBlob, sha256 } from "../helpers/client.js";
 import { RawConnection, openDescriptors } from "../helpers/raw-socket.js";
-import { CLI, startTestServer, tempDir, type TestServer } from "../helpers/server.js";
+import { startChildServer, startTestServer, tempDir, type TestServer } from "../helpers/server.js";
 import { rmSync, writeFileSync } from "node:fs";
-import { spawn } from "node:child_process";
 import path from "node:path";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -223,26 +222,10 @@ describe("hardening: out of file descriptors", () => {
     const root = tempDir();
     const configFile = path.join(root, "..", `${path.basename(root)}.yaml`);
     writeFileSync(configFile, "http: {bodyIdleTimeout: 3s}\n");
-    // A low descriptor limit for the child only, as a small container's would be.
-    const child = spawn("sh", ["-c", `ulimit -n 160 && exec "${process.execPath}" "${CLI}" serve --listen 127.0.0.1:0 --root "${root}" --config "${configFile}"`], {
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+    const child = await startChildServer(root, ["--config", configFile], { descriptorLimit: 160 });
+    const url = child.url;
     const conns: RawConnection[] = [];
     try {
-      let out = "";
-      const url = await new Promise<string>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`no start: ${out}`)), 15_000);
-        child.stdout!.on("data", (d: Buffer) => {
-          out += d.toString();
-          const m = /"url":"(http:\/\/[^"]+)"/.exec(out);
-          if (m) {
-            clearTimeout(timer);
-            resolve(m[1]!);
-          }
-        });
-        child.stderr!.on("data", (d: Buffer) => (out += d.toString()));
-      });
       const client = new TestClient(url);
       // A connection opened while descriptors are still free, kept alive for later.
       const keeper = await RawConnection.open(url);
@@ -277,8 +260,7 @@ describe("hardening: out of file descriptors", () => {
       keeper.destroy();
     } finally {
       for (const c of conns) c.destroy();
-      child.kill("SIGKILL");
-      await exited;
+      await child.kill("SIGKILL");
       rmSync(root, { recursive: true, force: true });
       rmSync(configFile, { force: true });
     }
