@@ -16,6 +16,6 @@ export async function withStoppedRegistry<T>(
   try {
     return await fn(registry, logger);
   } finally {
-    registry.close();
+    await registry.close();
   }
 }

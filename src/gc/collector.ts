@@ -3,7 +3,6 @@ import type { Logger } from "pino";
 import { parseDigest } from "../oci/index.js";
 import { gcDeleted, gcDuration, gcFreedBytes, gcLastSuccess, gcRuns } from "../metrics/gc.js";
 import type { Registry } from "../registry/index.js";
-import type { BlobFileEntry } from "../storage/index.js";
 
 export interface GcOptions {
   /** Report what would be deleted; change nothing. */
@@ -93,7 +92,7 @@ export class GarbageCollector {
 
   private async sweepRepositories(options: GcOptions, cutoff: number, report: GcReport): Promise<void> {
     const keep = new Set(options.keepRepositories);
-    for (const repo of this.registry.meta.gc.ownerRepositories()) {
+    for (const repo of await this.registry.meta.repositories.owned()) {
       if (keep.has(repo.name)) continue;
       // A repository pushed to within the grace period may belong to an owner created after
       // the keep list was taken: leave it for the next run.
@@ -102,7 +101,7 @@ export class GarbageCollector {
         continue;
       }
       checkAborted(options);
-      if (options.dryRun || this.registry.meta.gc.deleteIdleRepository(repo.name, cutoff)) {
+      if (options.dryRun || (await this.registry.meta.repositories.deleteIfIdle(repo.name, cutoff))) {
         report.repositories.deleted.push(repo.name);
       } else {
         report.repositories.keptRecentlyActive.push(repo.name);
@@ -111,7 +110,7 @@ export class GarbageCollector {
   }
 
   private async purgeUploads(options: GcOptions, idleBefore: number, report: GcReport): Promise<void> {
-    for (const upload of this.registry.meta.gc.idleUploads(idleBefore)) {
+    for (const upload of await this.registry.meta.uploads.idle(idleBefore)) {
       checkAborted(options);
       const bytes = options.dryRun ? upload.size : await this.registry.uploads.purgeIfIdle(upload.id, idleBefore);
       if (bytes === null) continue;
@@ -121,14 +120,14 @@ export class GarbageCollector {
   }
 
   private async sweepManifests(options: GcOptions, cutoff: number, report: GcReport): Promise<void> {
-    const gc = this.registry.meta.gc;
+    const gc = this.registry.meta.collection;
     if (options.dryRun) {
-      report.manifests.deleted = gc.deadManifests(cutoff, -1).length;
+      report.manifests.deleted = (await gc.deadManifests(cutoff, -1)).length;
       return;
     }
     for (;;) {
       checkAborted(options);
-      const deleted = gc.deleteDeadManifests(cutoff, MANIFEST_BATCH);
+      const deleted = await gc.deleteDeadManifests(cutoff, MANIFEST_BATCH);
       report.manifests.deleted += deleted.length;
       if (deleted.length < MANIFEST_BATCH) return;
       await yieldToEventLoop();
@@ -140,7 +139,7 @@ export class GarbageCollector {
     let after = "";
     for (;;) {
       checkAborted(options);
-      const page = meta.gc.collectableBlobPage(cutoff, after, BLOB_PAGE);
+      const page = await meta.collection.collectableBlobs(cutoff, after, BLOB_PAGE);
       if (page.length === 0) return;
       after = page[page.length - 1]!.digest;
       for (const blob of page) {
@@ -149,12 +148,12 @@ export class GarbageCollector {
           report.blobs.bytes += blob.size;
           continue;
         }
-        // Same tick: an upload committing this digest either holds its claim (we skip) or
-        // will wait for our unlink before it renames the new file into place.
+        // An upload committing this digest either holds its claim (we skip) or, claiming after
+        // us, waits for our unlink before it renames the new file into place.
         const finish = claims.beginRemoval(blob.digest);
         if (!finish) continue;
         try {
-          const size = meta.gc.deleteBlobIfCollectable(blob.digest, cutoff);
+          const size = await meta.collection.deleteBlobIfCollectable(blob.digest, cutoff);
           if (size === undefined) continue;
           await store.remove(parseDigest(blob.digest));
           report.blobs.deleted++;
@@ -172,7 +171,7 @@ export class GarbageCollector {
     const { meta, claims, store } = this.registry;
     for await (const file of store.files()) {
       checkAborted(options);
-      if (!isOrphan(file, cutoff, (d) => meta.blobs.sizeOf(d) !== undefined)) continue;
+      if (!(file.digest !== null && file.mtimeMs <= cutoff) || (await meta.blobs.sizeOf(file.digest.value)) !== undefined) continue;
       if (options.dryRun) {
         report.orphanFiles.deleted++;
         report.orphanFiles.bytes += file.size;
@@ -182,8 +181,8 @@ export class GarbageCollector {
       const finish = claims.beginRemoval(digest.value);
       if (!finish) continue;
       try {
-        // Re-checked in the tick that took the removal: an upload may have committed meanwhile.
-        if (meta.blobs.sizeOf(digest.value) !== undefined) continue;
+        // Re-checked once the removal is ours: an upload may have committed meanwhile.
+        if ((await meta.blobs.sizeOf(digest.value)) !== undefined) continue;
         await store.remove(digest);
         report.orphanFiles.deleted++;
         report.orphanFiles.bytes += file.size;
@@ -203,11 +202,6 @@ export class GarbageCollector {
     gcFreedBytes.inc({ kind: "orphan" }, report.orphanFiles.bytes);
     gcFreedBytes.inc({ kind: "upload" }, report.uploads.bytes);
   }
-}
-
-/** An orphan: a digest-named file without a row, last written before the grace cutoff. */
-function isOrphan(file: BlobFileEntry, cutoff: number, recorded: (digest: string) => boolean): boolean {
-  return file.digest !== null && file.mtimeMs <= cutoff && !recorded(file.digest.value);
 }
 
 function checkAborted(options: GcOptions): void {

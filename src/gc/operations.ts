@@ -61,7 +61,7 @@ export class Operations {
     this.schedules.scrub.start();
     this.unbindMetrics = setStorageUsageSource(async () => {
       const volume = await this.registry.capacity.stats();
-      const usage = this.registry.meta.gc.usage();
+      const usage = await this.registry.meta.usage();
       const directIo = this.registry.uploads.writePath.direct ? 1 : 0;
       return { ...volume, blobsBytes: usage.blobsBytes, uploadsBytes: usage.uploadsBytes, uploadSessions: usage.uploads, directIo };
     });
@@ -91,9 +91,9 @@ export class Operations {
   }
 
   /** Remove every tag and manifest of a repository (bytes are reclaimed by GC after the grace period). */
-  deleteRepository(name: string): { repository: string; manifests: number; tags: number } {
+  async deleteRepository(name: string): Promise<{ repository: string; manifests: number; tags: number }> {
     if (!this.registry.config.delete.enabled) throw new RegistryError("UNSUPPORTED", "deletes are disabled on this registry");
-    const deleted = this.registry.meta.gc.deleteRepository(name);
+    const deleted = await this.registry.meta.repositories.delete(name);
     if (!deleted) throw new RegistryError("NAME_UNKNOWN", undefined, { detail: { name } });
     return { repository: name, ...deleted };
   }

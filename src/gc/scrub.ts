@@ -63,7 +63,7 @@ export class Scrubber {
     try {
       let after = "";
       for (;;) {
-        const page = this.registry.meta.gc.blobPage(after, PAGE, options.repository);
+        const page = await this.registry.meta.blobs.page(after, PAGE, options.repository);
         if (page.length === 0) break;
         after = page[page.length - 1]!.digest;
         for (const row of page) {
@@ -91,7 +91,7 @@ export class Scrubber {
     const stored = await store.rehash(digest);
     if (stored === null) {
       // Collected by GC while we were on the way: not damage.
-      if (meta.blobs.sizeOf(digest.value) === undefined) return;
+      if ((await meta.blobs.sizeOf(digest.value)) === undefined) return;
       report.missing.push(digest.value);
       if (options.repair && (await this.forgetMissing(digest))) report.quarantined.push(digest.value);
       return;
@@ -113,7 +113,7 @@ export class Scrubber {
     if (!finish) return false;
     try {
       if (!(await this.registry.store.quarantine(digest, inode))) return false;
-      this.registry.meta.gc.forgetBlob(digest.value);
+      await this.registry.meta.blobs.forget(digest.value);
       scrubQuarantinedBlobs.inc();
       this.logger.warn({ digest: digest.value, file: this.registry.layout.quarantineFile(digest) }, "corrupt blob quarantined");
       return true;
@@ -129,7 +129,7 @@ export class Scrubber {
     try {
       // Holding the removal, no upload can rename a file in: if one is there, it was re-pushed.
       if ((await this.registry.store.stat(digest)) !== null) return false;
-      const forgotten = this.registry.meta.gc.forgetBlob(digest.value);
+      const forgotten = await this.registry.meta.blobs.forget(digest.value);
       if (forgotten) scrubQuarantinedBlobs.inc();
       return forgotten;
     } finally {

@@ -23,9 +23,9 @@ export interface StorageReport {
 export async function storageReport(registry: Registry, graceMs: number, uploadTtlMs: number): Promise<StorageReport> {
   const volume = await registry.capacity.stats();
   const now = Date.now();
-  const usage = registry.meta.gc.usage();
+  const usage = await registry.meta.usage();
   const { writePath } = registry.uploads;
-  const expiredUploads = registry.meta.gc.idleUploads(now - uploadTtlMs).reduce((sum, u) => sum + u.size, 0);
+  const expiredUploads = (await registry.meta.uploads.idle(now - uploadTtlMs)).reduce((sum, u) => sum + u.size, 0);
   return {
     ...volume,
     full: volume.freeBytes <= volume.reserveBytes,
@@ -33,7 +33,7 @@ export async function storageReport(registry: Registry, graceMs: number, uploadT
     blobs: usage.blobs,
     uploadsBytes: usage.uploadsBytes,
     uploadSessions: usage.uploads,
-    reclaimableBytes: registry.meta.gc.reclaimable(now - graceMs).bytes + expiredUploads,
+    reclaimableBytes: (await registry.meta.collection.reclaimable(now - graceMs)).bytes + expiredUploads,
     directIo: writePath.direct,
     ...(writePath.refusal ? { directIoRefusal: writePath.refusal } : {}),
   };

@@ -55,7 +55,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       debug = await startDebugServer(config.debug.listen);
     } catch (err) {
       server.close();
-      registry.close();
+      await registry.close();
       auth?.close();
       socket.close();
       throw err;
@@ -77,7 +77,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       await operations.stop();
       socket.close();
       auth?.close();
-      registry.close();
+      await registry.close();
     },
   };
 }

@@ -82,11 +82,11 @@ export class DiskIndexer {
    */
   resume(): Promise<number> {
     this.resuming ??= Promise.resolve()
-      .then(() => {
+      .then(async () => {
         this.overflowed = false;
-        const removed = this.meta.diskImages.removeOrphans();
+        const removed = await this.meta.diskImages.removeOrphans();
         if (removed > 0) this.logger?.info({ removed }, "disk index: dropped rows of deleted manifests");
-        const pending = this.meta.diskImages.pending(INSPECTOR_VERSION, this.options.queueCapacity);
+        const pending = await this.meta.diskImages.pending(INSPECTOR_VERSION, this.options.queueCapacity);
         // A full page means more may wait: look again once this batch is through.
         if (pending.length === this.options.queueCapacity) this.overflowed = true;
         for (const { digest } of pending) this.enqueue(digest);
@@ -103,14 +103,14 @@ export class DiskIndexer {
     let total = 0;
     for (;;) {
       // Pages well below the queue capacity leave room for pushes arriving meanwhile.
-      const page = this.meta.diskImages.manifestsAfter(after, Math.max(1, Math.floor(this.options.queueCapacity / 4)));
+      const page = await this.meta.diskImages.manifestsAfter(after, Math.max(1, Math.floor(this.options.queueCapacity / 4)));
       if (page.length === 0) break;
       for (const { digest } of page) this.enqueue(digest, true);
       total += page.length;
       after = page[page.length - 1]!.digest;
       await this.idle();
     }
-    this.meta.diskImages.removeOrphans();
+    await this.meta.diskImages.removeOrphans();
     return total;
   }
 
@@ -137,19 +137,19 @@ export class DiskIndexer {
   }
 
   private async probe(digest: string, force: boolean): Promise<void> {
-    const manifest = this.meta.diskImages.manifestContent(digest);
+    const manifest = await this.meta.diskImages.manifestContent(digest);
     if (!manifest) return; // deleted while queued
-    const existing = this.meta.diskImages.get(digest);
+    const existing = await this.meta.diskImages.get(digest);
     if (!force && existing?.status === "ready" && existing.inspector === INSPECTOR_VERSION) return;
     const timer = deadline(this.options.limits.probeTimeoutMs, "header pass", this.shutdown.signal);
     try {
       const outcome = await probeManifest(manifest, this.blobs, this.options.limits, timer.signal);
       if (this.stopped) return;
-      this.meta.diskImages.save(digest, outcome.record);
+      await this.meta.diskImages.save(digest, outcome.record);
       this.logger?.debug({ digest, format: outcome.record.format, reason: outcome.record.reason }, "disk index: header pass");
       if (outcome.checksum && !this.checksums.push(digest, { record: outcome.record, ...outcome.checksum })) this.overflowed = true;
     } catch (err) {
-      this.fail(digest, "header pass", err);
+      await this.fail(digest, "header pass", err);
     } finally {
       timer.clear();
       this.afterJob();
@@ -160,11 +160,12 @@ export class DiskIndexer {
     const timer = deadline(this.options.limits.checksumTimeoutMs, "checksum pass", this.shutdown.signal);
     try {
       const record = await checksumManifest(job.record, job.layer, this.blobs, this.options.limits, timer.signal);
-      if (this.stopped || !this.meta.diskImages.manifestContent(digest)) return;
-      this.meta.diskImages.save(digest, record);
+      if (this.stopped) return;
+      // A manifest deleted meanwhile leaves no row (save checks).
+      await this.meta.diskImages.save(digest, record);
       this.logger?.debug({ digest, format: record.format, reason: record.reason }, "disk index: checksum pass");
     } catch (err) {
-      this.fail(digest, "checksum pass", err, job.record);
+      await this.fail(digest, "checksum pass", err, job.record);
     } finally {
       timer.clear();
       this.afterJob();
@@ -176,11 +177,11 @@ export class DiskIndexer {
    * saying so, under inspector version 0 so that the next start (or reindex) tries again.
    * Not after a shutdown, which aborts passes on purpose.
    */
-  private fail(digest: string, step: string, err: unknown, probed?: DiskImageRecord): void {
+  private async fail(digest: string, step: string, err: unknown, probed?: DiskImageRecord): Promise<void> {
     if (this.stopped) return;
     this.logger?.error({ err, digest }, `disk index: ${step} failed`);
     const failed = notADisk(probed ?? emptyRecord(), `${step} failed: ${(err as Error).message}`);
-    this.meta.diskImages.save(digest, { ...failed, inspector: 0 });
+    await this.meta.diskImages.save(digest, { ...failed, inspector: 0 }).catch(() => undefined);
   }
 
   private afterJob(): void {

@@ -21,7 +21,7 @@ export interface Readiness {
  * from the cluster).
  */
 export async function checkReadiness(registry: Registry): Promise<Readiness> {
-  const database = checkDatabase(registry);
+  const database = await checkDatabase(registry);
   const stats = await registry.capacity.stats().catch((err: Error) => err);
   const full = !(stats instanceof Error) && stats.freeBytes <= stats.reserveBytes;
   const root = await checkWritable(registry.layout.root);
@@ -35,9 +35,9 @@ export async function checkReadiness(registry: Registry): Promise<Readiness> {
   };
 }
 
-function checkDatabase(registry: Registry): string {
+async function checkDatabase(registry: Registry): Promise<string> {
   try {
-    registry.meta.gc.usage();
+    await registry.meta.usage();
     return "ok";
   } catch (err) {
     return `unavailable: ${(err as Error).message}`;

@@ -1,7 +1,8 @@
 import { promises as fs } from "node:fs";
 import type { Config } from "../config/config.js";
 import { createDiskIndexer, type DiskIndexer } from "../index/index.js";
-import { Metadata, RootLock } from "../meta/index.js";
+import { systemClock, type Clock } from "../config/clock.js";
+import { RootLock, SqliteMetadata, type Metadata } from "../meta/index.js";
 import { BlobClaims, BlobStore, StorageLayout, UploadFiles, VolumeCapacity } from "../storage/index.js";
 import { BlobService } from "./blobs.js";
 import { ManifestService } from "./manifests.js";
@@ -25,9 +26,11 @@ export class Registry {
     private readonly lock: RootLock,
     /** The disk-image index: every committed manifest is inspected in the background. */
     readonly images: DiskIndexer,
+    /** Where "now" comes from for every aged row (injected by tests). */
+    readonly clock: Clock,
   ) {}
 
-  static async open(config: Config): Promise<Registry> {
+  static async open(config: Config, clock: Clock = systemClock): Promise<Registry> {
     const layout = new StorageLayout(config.root);
     await fs.mkdir(layout.root, { recursive: true });
     const lock = RootLock.acquire(layout.root);
@@ -38,14 +41,14 @@ export class Registry {
       const files = new UploadFiles(layout, store, { fsync: config.storage.fsync, directIo: config.storage.directIo }, capacity);
       await store.init();
       await files.init();
-      const meta = Metadata.open(layout.databaseFile);
-      const manifests = new ManifestService(meta);
+      const meta = SqliteMetadata.open(layout.databaseFile, { clock });
+      const manifests = new ManifestService(meta, clock);
       const images = createDiskIndexer(meta, store, config);
       manifests.onPut((event) => images.enqueue(event.digest));
       return new Registry(
         layout,
         meta,
-        new BlobService(meta, store),
+        new BlobService(meta, store, clock),
         new UploadService(meta, files, claims),
         manifests,
         config,
@@ -54,6 +57,7 @@ export class Registry {
         claims,
         lock,
         images,
+        clock,
       );
     } catch (err) {
       lock.release();
@@ -61,9 +65,9 @@ export class Registry {
     }
   }
 
-  close(): void {
+  async close(): Promise<void> {
     this.images.stop();
-    this.meta.close();
+    await this.meta.close();
     this.lock.release();
   }
 }

@@ -36,11 +36,11 @@ export class UploadService {
   async start(repository: string): Promise<UploadRecord> {
     const id = randomUUID();
     await this.files.create(id);
-    return this.meta.uploads.create(id, repository);
+    return await this.meta.uploads.create(id, repository);
   }
 
-  status(repository: string, uploadId: string): UploadRecord {
-    const upload = this.meta.uploads.get(uploadId);
+  async status(repository: string, uploadId: string): Promise<UploadRecord> {
+    const upload = await this.meta.uploads.get(uploadId);
     if (!upload || upload.repository !== repository) {
       throw new RegistryError("BLOB_UPLOAD_UNKNOWN", undefined, { detail: { uploadId } });
     }
@@ -77,12 +77,7 @@ export class UploadService {
           if (err instanceof RegistryError) await this.discard(upload.id);
           throw err;
         }
-        this.meta.transaction(() => {
-          this.meta.blobs.record(digest.value, upload.size);
-          this.meta.gc.touchBlob(digest.value);
-          this.meta.blobs.link(this.meta.repositories.ensure(repository), digest.value);
-          this.meta.uploads.delete(upload.id);
-        });
+        await this.meta.blobs.commitUpload(upload.id, repository, digest.value, upload.size);
       } finally {
         release();
       }
@@ -96,13 +91,18 @@ export class UploadService {
    * it was kept.
    */
   async purgeIfIdle(uploadId: string, idleBefore: number): Promise<number | null> {
-    const upload = this.meta.uploads.get(uploadId);
-    // Checked and removed in one tick: `exclusive` marks a session busy in the same tick it reads it.
+    const upload = await this.meta.uploads.get(uploadId);
+    // Checked and taken in one tick: a request marks its session busy before it reads it.
     if (!upload || upload.updatedAt > idleBefore || this.busy.has(uploadId)) return null;
-    this.meta.uploads.delete(uploadId);
-    const bytes = (await this.files.fileSize(uploadId)) ?? 0;
-    await this.files.remove(uploadId);
-    return bytes;
+    this.busy.add(uploadId);
+    try {
+      await this.meta.uploads.delete(uploadId);
+      const bytes = (await this.files.fileSize(uploadId)) ?? 0;
+      await this.files.remove(uploadId);
+      return bytes;
+    } finally {
+      this.busy.delete(uploadId);
+    }
   }
 
   /**
@@ -113,9 +113,9 @@ export class UploadService {
     let dropped = 0;
     let removedFiles = 0;
     const known = new Set<string>();
-    for (const upload of this.meta.uploads.list()) {
+    for (const upload of await this.meta.uploads.list()) {
       if ((await this.files.fileSize(upload.id)) === null) {
-        this.meta.uploads.delete(upload.id);
+        await this.meta.uploads.delete(upload.id);
         dropped++;
       } else {
         known.add(upload.id);
@@ -161,19 +161,20 @@ export class UploadService {
       if (isStorageFull(err)) await this.discard(upload.id).catch(() => undefined);
       throw err;
     }
-    this.meta.uploads.setSize(upload.id, size);
+    await this.meta.uploads.setSize(upload.id, size);
     upload.size = size;
-    upload.updatedAt = Date.now();
   }
 
   private async discard(uploadId: string): Promise<void> {
-    this.meta.uploads.delete(uploadId);
+    await this.meta.uploads.delete(uploadId);
     await this.files.remove(uploadId);
   }
 
   private async exclusive<T>(repository: string, uploadId: string, fn: (upload: UploadRecord) => Promise<T>): Promise<T> {
-    const upload = this.status(repository, uploadId);
+    // Taken before the session is read, in the same tick as the check, so GC's purge (which
+    // takes it the same way) and a second writer can never slip in between.
     if (this.busy.has(uploadId)) {
+      const upload = await this.status(repository, uploadId);
       throw new RegistryError("BLOB_UPLOAD_INVALID", "another request is writing to this upload", {
         status: 416,
         headers: rangeHeaders(upload),
@@ -181,7 +182,7 @@ export class UploadService {
     }
     this.busy.add(uploadId);
     try {
-      return await fn(upload);
+      return await fn(await this.status(repository, uploadId));
     } finally {
       this.busy.delete(uploadId);
     }

@@ -43,7 +43,7 @@ describe("garbage collection with pushes in flight", () => {
       // GC, stopped between its two steps: the row is gone, the file is not yet unlinked.
       const finish = claims.beginRemoval(digest);
       assert.ok(finish);
-      assert.equal(meta.gc.deleteBlobIfCollectable(digest, Date.now() - HOUR), data.length);
+      assert.equal(await meta.collection.deleteBlobIfCollectable(digest, Date.now() - HOUR), data.length);
 
       let settled = false;
       const upload = client.pushBlob("race/b", data).finally(() => (settled = true));

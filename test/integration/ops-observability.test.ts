@@ -99,7 +99,7 @@ describe("observability: metrics, health, logs, schedules", () => {
       const ready = await client.fetch("/readyz");
       assert.equal(ready.status, 200);
       assert.deepEqual(await ready.json(), { ready: true, mode: "read-write", checks: { database: "ok", root: "ok", storage: "ok" } });
-      server.registry.meta.close(); // the database goes away under the server
+      await server.registry.meta.close(); // the database goes away under the server
       const notReady = await client.fetch("/readyz");
       assert.equal(notReady.status, 503);
       const body = (await notReady.json()) as { ready: boolean; checks: { database: string } };

@@ -9,10 +9,10 @@ import { respondEmpty, type RouteDeps } from "./context.js";
 export function blobRoutes(router: Router, { registry }: RouteDeps): void {
   const path = "/v2/*name/blobs/:digest";
 
-  const describe = (ctx: Context) => {
+  const describe = async (ctx: Context) => {
     const repository = repositoryParam(ctx);
     const digest = digestParam(ctx);
-    const blob = registry.blobs.stat(repository, digest);
+    const blob = await registry.blobs.stat(repository, digest);
     ctx.set({
       "Docker-Content-Digest": digest.value,
       ETag: `"${digest.value}"`,
@@ -25,13 +25,13 @@ export function blobRoutes(router: Router, { registry }: RouteDeps): void {
   };
 
   router.head(path, async (ctx) => {
-    const { blob } = describe(ctx);
+    const { blob } = await describe(ctx);
     ctx.status = 200;
     ctx.length = blob.size;
   });
 
   router.get(path, async (ctx) => {
-    const { repository, digest, blob } = describe(ctx);
+    const { repository, digest, blob } = await describe(ctx);
     if (ctx.get("If-None-Match") === `"${digest.value}"`) {
       ctx.status = 304;
       return;
@@ -58,7 +58,7 @@ export function blobRoutes(router: Router, { registry }: RouteDeps): void {
     if (!registry.config.delete.enabled) throw new RegistryError("UNSUPPORTED", "deletes are disabled on this registry");
     const repository = repositoryParam(ctx);
     const digest = digestParam(ctx);
-    registry.blobs.delete(repository, digest);
+    await registry.blobs.delete(repository, digest);
     respondEmpty(ctx, 202, { "Docker-Content-Digest": digest.value });
   });
 }

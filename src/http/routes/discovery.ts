@@ -7,7 +7,7 @@ import type { RouteDeps } from "./context.js";
 export function discoveryRoutes(router: Router, { registry }: RouteDeps): void {
   router.get("/v2/_catalog", async (ctx) => {
     const page = pageParams(ctx, (last) => parseRepositoryName(last));
-    const { repositories, next } = registry.manifests.catalog(page);
+    const { repositories, next } = await registry.manifests.catalog(page);
     if (next !== undefined) ctx.set("Link", linkHeader("/v2/_catalog", page.limit!, next));
     ctx.body = { repositories };
   });
@@ -17,7 +17,7 @@ export function discoveryRoutes(router: Router, { registry }: RouteDeps): void {
     const page = pageParams(ctx, (last) => {
       if (!isValidTag(last)) throw new RegistryError("TAG_INVALID", "last must be a tag", { detail: { last } });
     });
-    const { tags, next } = registry.manifests.tags(repository, page);
+    const { tags, next } = await registry.manifests.tags(repository, page);
     if (next !== undefined) ctx.set("Link", linkHeader(`/v2/${repository}/tags/list`, page.limit!, next));
     ctx.body = { name: repository, tags };
   });
@@ -26,7 +26,7 @@ export function discoveryRoutes(router: Router, { registry }: RouteDeps): void {
     const repository = repositoryParam(ctx);
     const digest = digestParam(ctx);
     const artifactType = queryParam(ctx, "artifactType");
-    const referrers = registry.manifests.referrers(repository, digest, artifactType);
+    const referrers = await registry.manifests.referrers(repository, digest, artifactType);
     if (artifactType !== undefined) ctx.set("OCI-Filters-Applied", "artifactType");
     ctx.type = MediaType.OciIndex;
     ctx.body = JSON.stringify({

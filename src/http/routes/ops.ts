@@ -74,7 +74,7 @@ export function opsRoutes(router: Router, ops: Operations): void {
   });
 
   router.delete("/api/v1/repositories/*name", async (ctx) => {
-    ctx.body = ops.deleteRepository(repositoryParam(ctx));
+    ctx.body = await ops.deleteRepository(repositoryParam(ctx));
   });
 
   router.get("/api/v1/storage", async (ctx) => {
