@@ -80,7 +80,7 @@ export class GarbageCollector {
       report.freedBytes = report.blobs.bytes + report.orphanFiles.bytes + report.uploads.bytes;
       gcDuration.observe(report.durationSeconds);
       if (!options.dryRun) {
-        this.registry.capacity.invalidate();
+        this.registry.storage.capacity.invalidate();
         this.countDeleted(report);
       }
     }
@@ -135,7 +135,7 @@ export class GarbageCollector {
   }
 
   private async sweepBlobs(options: GcOptions, cutoff: number, report: GcReport): Promise<void> {
-    const { meta, claims, store } = this.registry;
+    const { meta, claims, storage } = this.registry;
     let after = "";
     for (;;) {
       checkAborted(options);
@@ -155,7 +155,7 @@ export class GarbageCollector {
         try {
           const size = await meta.collection.deleteBlobIfCollectable(blob.digest, cutoff);
           if (size === undefined) continue;
-          await store.remove(parseDigest(blob.digest));
+          await storage.delete(parseDigest(blob.digest));
           report.blobs.deleted++;
           report.blobs.bytes += size;
         } finally {
@@ -168,22 +168,22 @@ export class GarbageCollector {
 
   /** Files under blobs/ with no row: a crash between rename and commit, or between row and file delete. */
   private async sweepOrphanFiles(options: GcOptions, cutoff: number, report: GcReport): Promise<void> {
-    const { meta, claims, store } = this.registry;
-    for await (const file of store.files()) {
+    const { meta, claims, storage } = this.registry;
+    for await (const file of storage.list()) {
       checkAborted(options);
-      if (!(file.digest !== null && file.mtimeMs <= cutoff) || (await meta.blobs.sizeOf(file.digest.value)) !== undefined) continue;
+      if (file.modifiedAt > cutoff || (await meta.blobs.sizeOf(file.digest.value)) !== undefined) continue;
       if (options.dryRun) {
         report.orphanFiles.deleted++;
         report.orphanFiles.bytes += file.size;
         continue;
       }
-      const digest = file.digest!;
+      const { digest } = file;
       const finish = claims.beginRemoval(digest.value);
       if (!finish) continue;
       try {
         // Re-checked once the removal is ours: an upload may have committed meanwhile.
         if ((await meta.blobs.sizeOf(digest.value)) !== undefined) continue;
-        await store.remove(digest);
+        await storage.delete(digest);
         report.orphanFiles.deleted++;
         report.orphanFiles.bytes += file.size;
       } finally {

@@ -60,9 +60,9 @@ export class Operations {
     this.schedules.gc.start();
     this.schedules.scrub.start();
     this.unbindMetrics = setStorageUsageSource(async () => {
-      const volume = await this.registry.capacity.stats();
+      const volume = await this.registry.storage.capacity.stats();
       const usage = await this.registry.meta.usage();
-      const directIo = this.registry.uploads.writePath.direct ? 1 : 0;
+      const directIo = this.registry.storage.writePath.direct ? 1 : 0;
       return { ...volume, blobsBytes: usage.blobsBytes, uploadsBytes: usage.uploadsBytes, uploadSessions: usage.uploads, directIo };
     });
   }

@@ -10,6 +10,7 @@ import {
   scrubRuns,
 } from "../metrics/scrub.js";
 import type { Registry } from "../registry/index.js";
+import type { BlobCheck } from "../storage/index.js";
 
 export interface ScrubOptions {
   /** Only the blobs this repository links (default: every stored blob). */
@@ -87,8 +88,8 @@ export class Scrubber {
   }
 
   private async check(digest: Digest, recordedSize: number, options: ScrubOptions, report: ScrubReport): Promise<void> {
-    const { meta, store } = this.registry;
-    const stored = await store.rehash(digest);
+    const { meta, storage } = this.registry;
+    const stored = await storage.verify(digest);
     if (stored === null) {
       // Collected by GC while we were on the way: not damage.
       if ((await meta.blobs.sizeOf(digest.value)) === undefined) return;
@@ -103,19 +104,19 @@ export class Scrubber {
     if (stored.actual.value === digest.value && stored.size === recordedSize) return;
     this.logger.error({ digest: digest.value, actual: stored.actual.value, size: stored.size, recordedSize }, "blob bytes do not match their digest");
     report.corrupt.push(digest.value);
-    if (options.repair && (await this.quarantine(digest, stored.inode))) report.quarantined.push(digest.value);
+    if (options.repair && (await this.quarantine(digest, stored))) report.quarantined.push(digest.value);
   }
 
-  /** Move the judged file (same inode) to quarantine/, then forget the row. */
-  private async quarantine(digest: Digest, inode: number): Promise<boolean> {
+  /** Take the judged object (not a replacement) out of service, then forget the row. */
+  private async quarantine(digest: Digest, check: BlobCheck): Promise<boolean> {
     const finish = this.registry.claims.beginRemoval(digest.value);
     // An upload of this very blob is committing good bytes right now: it heals the blob itself.
     if (!finish) return false;
     try {
-      if (!(await this.registry.store.quarantine(digest, inode))) return false;
+      if (!(await this.registry.storage.quarantine(digest, check))) return false;
       await this.registry.meta.blobs.forget(digest.value);
       scrubQuarantinedBlobs.inc();
-      this.logger.warn({ digest: digest.value, file: this.registry.layout.quarantineFile(digest) }, "corrupt blob quarantined");
+      this.logger.warn({ digest: digest.value }, "corrupt blob quarantined");
       return true;
     } finally {
       finish();
@@ -128,7 +129,7 @@ export class Scrubber {
     if (!finish) return false;
     try {
       // Holding the removal, no upload can rename a file in: if one is there, it was re-pushed.
-      if ((await this.registry.store.stat(digest)) !== null) return false;
+      if ((await this.registry.storage.stat(digest)) !== null) return false;
       const forgotten = await this.registry.meta.blobs.forget(digest.value);
       if (forgotten) scrubQuarantinedBlobs.inc();
       return forgotten;

@@ -21,10 +21,10 @@ export interface StorageReport {
 }
 
 export async function storageReport(registry: Registry, graceMs: number, uploadTtlMs: number): Promise<StorageReport> {
-  const volume = await registry.capacity.stats();
+  const volume = await registry.storage.capacity.stats();
   const now = Date.now();
   const usage = await registry.meta.usage();
-  const { writePath } = registry.uploads;
+  const { writePath } = registry.storage;
   const expiredUploads = (await registry.meta.uploads.idle(now - uploadTtlMs)).reduce((sum, u) => sum + u.size, 0);
   return {
     ...volume,

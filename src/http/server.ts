@@ -36,7 +36,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     socket?.close();
     throw err;
   }
-  const writePath = registry.uploads.writePath;
+  const writePath = registry.storage.writePath;
   if (writePath.refusal) logger.warn({ refusal: writePath.refusal }, "the volume refuses O_DIRECT: uploads are written through the page cache");
   const recovered = await registry.uploads.recover();
   if (recovered.dropped + recovered.removedFiles > 0) logger.info(recovered, "reconciled upload sessions after restart");

@@ -1,7 +1,6 @@
-import type { FileHandle } from "node:fs/promises";
 import { RegistryError, type Digest } from "../oci/index.js";
 import type { Metadata } from "../meta/index.js";
-import type { BlobStore } from "../storage/index.js";
+import type { BlobReader, BlobStorage } from "../storage/index.js";
 import type { Clock } from "../config/clock.js";
 import { refreshGrace } from "./grace.js";
 
@@ -17,7 +16,7 @@ export type ReadAccess = (repository: string) => boolean;
 export class BlobService {
   constructor(
     private readonly meta: Metadata,
-    private readonly store: BlobStore,
+    private readonly storage: BlobStorage,
     private readonly clock: Clock,
   ) {}
 
@@ -32,18 +31,17 @@ export class BlobService {
     return { digest, size: linked.size };
   }
 
-  /** The file of a blob the repository holds, open for reading (the caller closes it). */
-  async openFile(repository: string, digest: Digest): Promise<FileHandle> {
-    await this.stat(repository, digest);
-    try {
-      return await this.store.openFile(digest);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === "ENOENT") {
-        // The row says stored but the file is gone: damage outside dvcr. Say so, never serve junk.
-        throw new RegistryError("BLOB_UNKNOWN", "blob content is missing from storage", { detail: { digest: digest.value } });
-      }
-      throw err;
-    }
+  /**
+   * Bytes [start, end] of a blob the repository holds (`stat` first): a URL the client may
+   * fetch them from directly when the backend has one, else the range opened for sending.
+   */
+  async read(digest: Digest, start: number, end: number): Promise<{ redirect: string } | { reader: BlobReader }> {
+    const redirect = await this.storage.redirectUrl(digest);
+    if (redirect !== undefined) return { redirect };
+    const reader = await this.storage.read(digest, start, end);
+    // The row says stored but the bytes are gone: damage outside dvcr. Say so, never serve junk.
+    if (!reader) throw new RegistryError("BLOB_UNKNOWN", "blob content is missing from storage", { detail: { digest: digest.value } });
+    return { reader };
   }
 
   /** Unlink a blob from a repository; the bytes stay until garbage collection finds them unused. */

@@ -1,6 +1,3 @@
-import { randomUUID } from "node:crypto";
-import { promises as fs } from "node:fs";
-import path from "node:path";
 import type { Registry } from "./registry.js";
 
 export interface Readiness {
@@ -22,12 +19,13 @@ export interface Readiness {
  */
 export async function checkReadiness(registry: Registry): Promise<Readiness> {
   const database = await checkDatabase(registry);
-  const stats = await registry.capacity.stats().catch((err: Error) => err);
+  const stats = await registry.storage.capacity.stats().catch((err: Error) => err);
   const full = !(stats instanceof Error) && stats.freeBytes <= stats.reserveBytes;
-  const root = await checkWritable(registry.layout.root);
+  const writable = await registry.storage.checkWritable();
+  const root = writable.ok ? "ok" : writable.message;
   const storage = stats instanceof Error ? `statfs failed: ${stats.message}` : full ? "full: read-only mode" : "ok";
-  // A write probe may fail with ENOSPC on a full volume: that is the read-only mode, not a fault.
-  const rootOk = root === "ok" || (full && root.startsWith("ENOSPC"));
+  // A write probe may fail for want of space on a full volume: that is the read-only mode, not a fault.
+  const rootOk = writable.ok || (full && writable.full);
   return {
     ready: database === "ok" && rootOk && !(stats instanceof Error),
     mode: full ? "read-only" : "read-write",
@@ -41,17 +39,5 @@ async function checkDatabase(registry: Registry): Promise<string> {
     return "ok";
   } catch (err) {
     return `unavailable: ${(err as Error).message}`;
-  }
-}
-
-/** Create and remove a small file: catches read-only remounts and permission changes. */
-async function checkWritable(root: string): Promise<string> {
-  const probe = path.join(root, `.readyz-${randomUUID()}`);
-  try {
-    await fs.writeFile(probe, "");
-    await fs.rm(probe, { force: true });
-    return "ok";
-  } catch (err) {
-    return `${(err as NodeJS.ErrnoException).code ?? "error"}: ${(err as Error).message}`;
   }
 }

@@ -38,7 +38,7 @@ describe("garbage collection with pushes in flight", () => {
       const data = randomBytes(300_000);
       const digest = await client.pushBlob("race/a", data);
       ageDatabase(server.root, 2 * HOUR);
-      const { claims, meta, store } = server.registry;
+      const { claims, meta, storage } = server.registry;
 
       // GC, stopped between its two steps: the row is gone, the file is not yet unlinked.
       const finish = claims.beginRemoval(digest);
@@ -50,7 +50,7 @@ describe("garbage collection with pushes in flight", () => {
       await new Promise((r) => setTimeout(r, 300));
       assert.equal(settled, false, "the commit waits until GC has unlinked the old file");
 
-      await store.remove({ algorithm: "sha256", hex: digest.slice(7), value: digest });
+      await storage.delete({ algorithm: "sha256", hex: digest.slice(7), value: digest });
       finish!();
       assert.equal(await upload, digest);
       assert.ok(existsSync(blobFile(server.root, digest)), "the re-uploaded bytes are in place");

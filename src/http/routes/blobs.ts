@@ -2,7 +2,7 @@ import type Router from "@koa/router";
 import type { Context } from "koa";
 import { RegistryError } from "../../oci/index.js";
 import { byteRange, digestParam, repositoryParam } from "../request.js";
-import { sendFileRange } from "../send-file.js";
+import { sendBlobRange } from "../send-file.js";
 import { respondEmpty, type RouteDeps } from "./context.js";
 
 /** GET/HEAD/DELETE /v2/<name>/blobs/<digest> */
@@ -31,7 +31,7 @@ export function blobRoutes(router: Router, { registry }: RouteDeps): void {
   });
 
   router.get(path, async (ctx) => {
-    const { repository, digest, blob } = await describe(ctx);
+    const { digest, blob } = await describe(ctx);
     if (ctx.get("If-None-Match") === `"${digest.value}"`) {
       ctx.status = 304;
       return;
@@ -45,13 +45,17 @@ export function blobRoutes(router: Router, { registry }: RouteDeps): void {
     }
     const start = range?.start ?? 0;
     const end = range?.end ?? blob.size - 1;
-    // Opened before any header is set: a missing file is still a clean 404.
-    const file = await registry.blobs.openFile(repository, digest);
+    // Opened before any header is set: missing bytes are still a clean 404.
+    const read = await registry.blobs.read(digest, start, end);
+    if ("redirect" in read) {
+      // The backend serves the bytes itself (an object store's presigned URL); the spec allows 307.
+      return respondEmpty(ctx, 307, { Location: read.redirect });
+    }
     ctx.status = range ? 206 : 200;
     if (range) ctx.set("Content-Range", `bytes ${start}-${end}/${blob.size}`);
     ctx.type = "application/octet-stream";
     ctx.length = end - start + 1;
-    await sendFileRange(ctx, file, start, end);
+    await sendBlobRange(ctx, read.reader);
   });
 
   router.delete(path, async (ctx) => {
