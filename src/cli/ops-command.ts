@@ -1,5 +1,5 @@
 import type { Config } from "../config/config.js";
-import { Operations } from "../gc/operations.js";
+import type { Operations } from "../gc/operations.js";
 import { withStoppedRegistry } from "./offline-registry.js";
 
 /** Options shared by `dvcr gc` and `dvcr scrub`: where the registry is. */
@@ -41,9 +41,9 @@ export async function callRunningRegistry(url: string, path: string, body: unkno
  * are reconciled first, as at server start, so GC sees the same state a server would.
  */
 export function withOfflineRegistry<T>(target: Target, fn: (ops: Operations, config: Config) => Promise<T>): Promise<T> {
-  return withStoppedRegistry(target, async (registry, logger) => {
+  return withStoppedRegistry(target, async (registry) => {
     await registry.uploads.recover();
-    return fn(Operations.of(registry, logger), registry.config);
+    return fn(registry.operations, registry.config);
   });
 }
 

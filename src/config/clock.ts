@@ -8,16 +8,3 @@ export interface Clock {
 }
 
 export const systemClock: Clock = { now: () => Date.now() };
-
-/** A clock that stands still until moved by hand (tests age rows by moving it). */
-export class ManualClock implements Clock {
-  constructor(private time = Date.now()) {}
-
-  now(): number {
-    return this.time;
-  }
-
-  advance(ms: number): void {
-    this.time += ms;
-  }
-}

@@ -2,7 +2,7 @@ import { setImmediate as yieldToEventLoop } from "node:timers/promises";
 import type { Logger } from "pino";
 import { parseDigest } from "../oci/index.js";
 import { gcDeleted, gcDuration, gcFreedBytes, gcLastSuccess, gcRuns } from "../metrics/gc.js";
-import type { Registry } from "../registry/index.js";
+import type { CollectorPort } from "./ports.js";
 
 export interface GcOptions {
   /** Report what would be deleted; change nothing. */
@@ -46,12 +46,14 @@ const BLOB_PAGE = 500;
  */
 export class GarbageCollector {
   constructor(
-    private readonly registry: Registry,
+    private readonly port: CollectorPort,
     private readonly logger: Logger,
   ) {}
 
   async run(options: GcOptions): Promise<GcReport> {
     const started = Date.now();
+    // Rows are aged by the injected clock; the report's own timings are wall time.
+    const now = this.port.clock.now();
     const report: GcReport = {
       dryRun: options.dryRun,
       startedAt: new Date(started).toISOString(),
@@ -64,11 +66,11 @@ export class GarbageCollector {
       uploads: { purged: 0, bytes: 0 },
       freedBytes: 0,
     };
-    const cutoff = started - options.graceMs;
+    const cutoff = now - options.graceMs;
     const mode = options.dryRun ? "dry_run" : "sweep";
     try {
       if (options.keepRepositories) await this.sweepRepositories(options, cutoff, report);
-      await this.purgeUploads(options, started - options.uploadTtlMs, report);
+      await this.purgeUploads(options, now - options.uploadTtlMs, report);
       await this.sweepManifests(options, cutoff, report);
       await this.sweepBlobs(options, cutoff, report);
       await this.sweepOrphanFiles(options, cutoff, report);
@@ -80,7 +82,7 @@ export class GarbageCollector {
       report.freedBytes = report.blobs.bytes + report.orphanFiles.bytes + report.uploads.bytes;
       gcDuration.observe(report.durationSeconds);
       if (!options.dryRun) {
-        this.registry.storage.capacity.invalidate();
+        this.port.storage.capacity.invalidate();
         this.countDeleted(report);
       }
     }
@@ -92,7 +94,7 @@ export class GarbageCollector {
 
   private async sweepRepositories(options: GcOptions, cutoff: number, report: GcReport): Promise<void> {
     const keep = new Set(options.keepRepositories);
-    for (const repo of await this.registry.meta.repositories.owned()) {
+    for (const repo of await this.port.meta.repositories.owned()) {
       if (keep.has(repo.name)) continue;
       // A repository pushed to within the grace period may belong to an owner created after
       // the keep list was taken: leave it for the next run.
@@ -101,7 +103,7 @@ export class GarbageCollector {
         continue;
       }
       checkAborted(options);
-      if (options.dryRun || (await this.registry.meta.repositories.deleteIfIdle(repo.name, cutoff))) {
+      if (options.dryRun || (await this.port.meta.repositories.deleteIfIdle(repo.name, cutoff))) {
         report.repositories.deleted.push(repo.name);
       } else {
         report.repositories.keptRecentlyActive.push(repo.name);
@@ -110,9 +112,9 @@ export class GarbageCollector {
   }
 
   private async purgeUploads(options: GcOptions, idleBefore: number, report: GcReport): Promise<void> {
-    for (const upload of await this.registry.meta.uploads.idle(idleBefore)) {
+    for (const upload of await this.port.meta.uploads.idle(idleBefore)) {
       checkAborted(options);
-      const bytes = options.dryRun ? upload.size : await this.registry.uploads.purgeIfIdle(upload.id, idleBefore);
+      const bytes = options.dryRun ? upload.size : await this.port.uploads.purgeIfIdle(upload.id, idleBefore);
       if (bytes === null) continue;
       report.uploads.purged++;
       report.uploads.bytes += bytes;
@@ -120,7 +122,7 @@ export class GarbageCollector {
   }
 
   private async sweepManifests(options: GcOptions, cutoff: number, report: GcReport): Promise<void> {
-    const gc = this.registry.meta.collection;
+    const gc = this.port.meta.collection;
     if (options.dryRun) {
       report.manifests.deleted = (await gc.deadManifests(cutoff, -1)).length;
       return;
@@ -135,7 +137,7 @@ export class GarbageCollector {
   }
 
   private async sweepBlobs(options: GcOptions, cutoff: number, report: GcReport): Promise<void> {
-    const { meta, claims, storage } = this.registry;
+    const { meta, claims, storage } = this.port;
     let after = "";
     for (;;) {
       checkAborted(options);
@@ -168,7 +170,7 @@ export class GarbageCollector {
 
   /** Files under blobs/ with no row: a crash between rename and commit, or between row and file delete. */
   private async sweepOrphanFiles(options: GcOptions, cutoff: number, report: GcReport): Promise<void> {
-    const { meta, claims, storage } = this.registry;
+    const { meta, claims, storage } = this.port;
     for await (const file of storage.list()) {
       checkAborted(options);
       if (file.modifiedAt > cutoff || (await meta.blobs.sizeOf(file.digest.value)) !== undefined) continue;

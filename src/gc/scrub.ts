@@ -9,7 +9,7 @@ import {
   scrubQuarantinedBlobs,
   scrubRuns,
 } from "../metrics/scrub.js";
-import type { Registry } from "../registry/index.js";
+import type { ScrubPort } from "./ports.js";
 import type { BlobCheck } from "../storage/index.js";
 
 export interface ScrubOptions {
@@ -44,7 +44,7 @@ const PAGE = 200;
  */
 export class Scrubber {
   constructor(
-    private readonly registry: Registry,
+    private readonly port: ScrubPort,
     private readonly logger: Logger,
   ) {}
 
@@ -64,7 +64,7 @@ export class Scrubber {
     try {
       let after = "";
       for (;;) {
-        const page = await this.registry.meta.blobs.page(after, PAGE, options.repository);
+        const page = await this.port.blobs.page(after, PAGE, options.repository);
         if (page.length === 0) break;
         after = page[page.length - 1]!.digest;
         for (const row of page) {
@@ -88,11 +88,11 @@ export class Scrubber {
   }
 
   private async check(digest: Digest, recordedSize: number, options: ScrubOptions, report: ScrubReport): Promise<void> {
-    const { meta, storage } = this.registry;
+    const { blobs, storage } = this.port;
     const stored = await storage.verify(digest);
     if (stored === null) {
       // Collected by GC while we were on the way: not damage.
-      if ((await meta.blobs.sizeOf(digest.value)) === undefined) return;
+      if ((await blobs.sizeOf(digest.value)) === undefined) return;
       report.missing.push(digest.value);
       if (options.repair && (await this.forgetMissing(digest))) report.quarantined.push(digest.value);
       return;
@@ -109,12 +109,12 @@ export class Scrubber {
 
   /** Take the judged object (not a replacement) out of service, then forget the row. */
   private async quarantine(digest: Digest, check: BlobCheck): Promise<boolean> {
-    const finish = this.registry.claims.beginRemoval(digest.value);
+    const finish = this.port.claims.beginRemoval(digest.value);
     // An upload of this very blob is committing good bytes right now: it heals the blob itself.
     if (!finish) return false;
     try {
-      if (!(await this.registry.storage.quarantine(digest, check))) return false;
-      await this.registry.meta.blobs.forget(digest.value);
+      if (!(await this.port.storage.quarantine(digest, check))) return false;
+      await this.port.blobs.forget(digest.value);
       scrubQuarantinedBlobs.inc();
       this.logger.warn({ digest: digest.value }, "corrupt blob quarantined");
       return true;
@@ -125,12 +125,12 @@ export class Scrubber {
 
   /** A row whose file is gone: forget it, so the blob can be pushed again. */
   private async forgetMissing(digest: Digest): Promise<boolean> {
-    const finish = this.registry.claims.beginRemoval(digest.value);
+    const finish = this.port.claims.beginRemoval(digest.value);
     if (!finish) return false;
     try {
       // Holding the removal, no upload can rename a file in: if one is there, it was re-pushed.
-      if ((await this.registry.storage.stat(digest)) !== null) return false;
-      const forgotten = await this.registry.meta.blobs.forget(digest.value);
+      if ((await this.port.storage.stat(digest)) !== null) return false;
+      const forgotten = await this.port.blobs.forget(digest.value);
       if (forgotten) scrubQuarantinedBlobs.inc();
       return forgotten;
     } finally {

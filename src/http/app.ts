@@ -3,7 +3,7 @@ import Router from "@koa/router";
 import Koa, { type Context, type Next } from "koa";
 import type { Logger } from "pino";
 import { RegistryError } from "../oci/index.js";
-import type { Registry } from "../registry/index.js";
+import type { OpenRegistry } from "../assembly/open-registry.js";
 import { allows, type AuthService } from "../auth/index.js";
 import { authorizeRegistryRoutes, subjectOf } from "./auth-middleware.js";
 import { errorMiddleware } from "./errors.js";
@@ -15,7 +15,6 @@ import { discoveryRoutes } from "./routes/discovery.js";
 import { healthRoutes } from "./routes/health.js";
 import { imageRoutes } from "./routes/images.js";
 import { opsRoutes } from "./routes/ops.js";
-import { Operations } from "../gc/operations.js";
 import { manifestRoutes } from "./routes/manifests.js";
 import { uploadRoutes } from "./routes/uploads.js";
 
@@ -53,7 +52,7 @@ async function noSuchRoute(ctx: Context, next: Next): Promise<void> {
 }
 
 /** Build the Koa application: middleware, then the route table (one file per route group). */
-export function createApp(registry: Registry, logger: Logger, auth?: AuthService): Koa {
+export function createApp(registry: OpenRegistry, logger: Logger, auth?: AuthService): Koa {
   const app = new Koa();
   app.proxy = false;
   app.silent = true;
@@ -78,7 +77,7 @@ export function createApp(registry: Registry, logger: Logger, auth?: AuthService
   imageRoutes(router, deps);
   // Probes and /metrics are open (PUBLIC_PATHS); the admin API /api/v1/ is for admins only.
   healthRoutes(router, registry);
-  opsRoutes(router, Operations.of(registry, logger));
+  opsRoutes(router, registry.operations);
   if (auth) authRoutes(router, auth, logger);
 
   app.use(httpMetrics());

@@ -2,15 +2,15 @@ import http from "node:http";
 import type { Logger } from "pino";
 import type { Config } from "../config/config.js";
 import { AuthService } from "../auth/index.js";
-import { Registry } from "../registry/index.js";
-import { Operations } from "../gc/operations.js";
+import { openRegistry, type OpenOptions, type OpenRegistry } from "../assembly/open-registry.js";
+import type { Operations } from "../gc/operations.js";
 import { createApp } from "./app.js";
 import { createServingSocket, type ServingSocket } from "./tls.js";
 import { startDebugServer, type DebugServer } from "./debug-server.js";
 import { closeServer, listenOn, urlOf } from "./listen.js";
 
 export interface RunningServer {
-  registry: Registry;
+  registry: OpenRegistry;
   /** GC, scrub and their schedules (started with the server, stopped before the registry closes). */
   operations: Operations;
   server: http.Server;
@@ -22,15 +22,15 @@ export interface RunningServer {
 }
 
 /** Open the registry at config.root and serve it on config.listen. */
-export async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
+export async function startServer(config: Config, logger: Logger, options: OpenOptions = {}): Promise<RunningServer> {
   // Credentials, keys and the TLS pair first: a missing secret stops the start before any data is opened.
   const auth = config.auth && AuthService.create(config.auth, config.root, logger);
   if (!auth) logger.warn("no auth section in the configuration: anyone who can reach this registry may push, pull and delete");
   let socket: ServingSocket | undefined;
-  let registry: Registry;
+  let registry: OpenRegistry;
   try {
     socket = createServingSocket(config.tls, logger);
-    registry = await Registry.open(config);
+    registry = await openRegistry(config, logger, options);
   } catch (err) {
     auth?.close();
     socket?.close();
@@ -62,7 +62,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     }
     logger.info({ url: debug.url }, `metrics also on ${debug.url}/metrics`);
   }
-  const operations = Operations.of(registry, logger);
+  const { operations } = registry;
   operations.start();
   const url = urlOf(server, socket.scheme);
   return {

@@ -9,7 +9,7 @@ import {
   type LayerSource,
 } from "../disk/index.js";
 import type { DiskImageRecord } from "../meta/index.js";
-import { MediaType, isExternalBlob, isIndexMediaType, parseManifest, type Descriptor } from "../oci/index.js";
+import { MediaType, isExternalBlob, isIndexMediaType, type Descriptor, type ParsedManifest } from "../oci/index.js";
 import { configLabels, labelMismatch } from "./labels.js";
 
 /** Bumped when the inspector learns something new: rows of older versions are redone at start-up. */
@@ -90,15 +90,9 @@ async function layerSource(blobs: BlobReader, layer: Descriptor): Promise<LayerS
  * The header pass over one manifest: its config's labels, then its layers from the top down
  * (the topmost layer holding disk/<file> is what a puller sees) until one holds a disk file.
  */
-export async function probeManifest(
-  manifest: { mediaType: string; content: Buffer },
-  blobs: BlobReader,
-  limits: DiskLimits,
-  signal: AbortSignal,
-): Promise<ProbeOutcome> {
+export async function probeManifest(parsed: ParsedManifest, blobs: BlobReader, limits: DiskLimits, signal: AbortSignal): Promise<ProbeOutcome> {
   const base = emptyRecord();
-  if (isIndexMediaType(manifest.mediaType)) return { record: notADisk(base, "image index: each of its manifests is indexed on its own") };
-  const parsed = parseManifest(manifest.content, manifest.mediaType);
+  if (isIndexMediaType(parsed.mediaType)) return { record: notADisk(base, "image index: each of its manifests is indexed on its own") };
   const [config, ...layers] = parsed.blobs;
   base.storedSize = layers.reduce((sum, l) => sum + l.size, 0);
   if (!config || !IMAGE_CONFIG_TYPES.has(config.mediaType)) {

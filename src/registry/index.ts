@@ -1,4 +1,3 @@
-export * from "./registry.js";
 export * from "./blobs.js";
 export * from "./uploads.js";
 export * from "./manifests.js";

@@ -1,4 +1,11 @@
-import type { Registry } from "./registry.js";
+import type { Metadata } from "../meta/index.js";
+import type { BlobStorage } from "../storage/index.js";
+
+/** What readiness asks: the metadata answers, the storage has room and takes writes. */
+export interface ReadinessPort {
+  meta: Pick<Metadata, "usage">;
+  storage: Pick<BlobStorage, "capacity" | "checkWritable">;
+}
 
 export interface Readiness {
   ready: boolean;
@@ -17,7 +24,7 @@ export interface Readiness {
  * (pulls, tag lists and deletes keep working; a full volume must not take image pulls away
  * from the cluster).
  */
-export async function checkReadiness(registry: Registry): Promise<Readiness> {
+export async function checkReadiness(registry: ReadinessPort): Promise<Readiness> {
   const database = await checkDatabase(registry);
   const stats = await registry.storage.capacity.stats().catch((err: Error) => err);
   const full = !(stats instanceof Error) && stats.freeBytes <= stats.reserveBytes;
@@ -33,7 +40,7 @@ export async function checkReadiness(registry: Registry): Promise<Readiness> {
   };
 }
 
-async function checkDatabase(registry: Registry): Promise<string> {
+async function checkDatabase(registry: ReadinessPort): Promise<string> {
   try {
     await registry.meta.usage();
     return "ok";

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { describe, test } from "node:test";
-import { ManualClock } from "../../src/config/clock.js";
+import { ManualClock } from "../helpers/clock.js";
 import type { DiskImageRecord, Metadata, NewManifest } from "../../src/meta/index.js";
 
 /**

@@ -1,7 +1,7 @@
 import type Router from "@koa/router";
 import { metricsRegistry } from "../../metrics/registry.js";
 import { checkReadiness } from "../../registry/readiness.js";
-import type { Registry } from "../../registry/index.js";
+import type { ReadinessPort } from "../../registry/readiness.js";
 
 /**
  * Probes and metrics, outside /v2/: Kubernetes and Prometheus call them without credentials,
@@ -9,7 +9,7 @@ import type { Registry } from "../../registry/index.js";
  */
 export const PUBLIC_PATHS = ["/healthz", "/readyz", "/metrics"] as const;
 
-export function healthRoutes(router: Router, registry: Registry): void {
+export function healthRoutes(router: Router, registry: ReadinessPort): void {
   // Liveness: the process answers. Nothing else, so a full or slow disk never gets us restarted.
   router.get("/healthz", async (ctx) => {
     ctx.body = { status: "ok" };
