@@ -113,6 +113,8 @@ export interface UploadMetadata {
   list(): Promise<UploadRecord[]>;
   /** Sessions not written to since `idleBefore`, oldest first. */
   idle(idleBefore: number): Promise<IdleUpload[]>;
+  /** Delete the session if it was not written to since `idleBefore` (checked in the same step). */
+  deleteIfIdle(id: string, idleBefore: number): Promise<boolean>;
 }
 
 /**

@@ -87,10 +87,10 @@ export class UploadService {
    * it was kept.
    */
   async purgeIfIdle(uploadId: string, idleBefore: number): Promise<number | null> {
-    const upload = await this.meta.uploads.get(uploadId);
-    if (!upload || upload.updatedAt > idleBefore || !this.writers.take(uploadId)) return null;
+    // Taken first, then the row deleted only if still idle: a write that landed meanwhile keeps it.
+    if (!this.writers.take(uploadId)) return null;
     try {
-      await this.meta.uploads.delete(uploadId);
+      if (!(await this.meta.uploads.deleteIfIdle(uploadId, idleBefore))) return null;
       const bytes = (await this.storage.uploadSize(uploadId)) ?? 0;
       await this.storage.abortUpload(uploadId);
       return bytes;

@@ -114,8 +114,11 @@ export function metadataContract(backend: string, factory: MetadataFactory): voi
       assert.deepEqual((await meta.uploads.list()).map((u) => u.id).sort(), ["new", "old"]);
       assert.deepEqual(await meta.uploads.idle(clock.now() - 1), [{ id: "old", repository: "r/a", size: 0 }]);
       assert.equal((await meta.usage()).uploadsBytes, 5);
-      assert.equal(await meta.uploads.delete("old"), true);
-      assert.equal(await meta.uploads.delete("old"), false);
+      assert.equal(await meta.uploads.deleteIfIdle("new", clock.now() - 1), false, "written to since");
+      assert.equal(await meta.uploads.deleteIfIdle("old", clock.now() - 1), true);
+      assert.equal(await meta.uploads.get("old"), undefined);
+      assert.equal(await meta.uploads.delete("new"), true);
+      assert.equal(await meta.uploads.delete("new"), false);
     });
 
     withMeta("a manifest is stored only when the repository holds what it references, at the declared size", async (meta) => {

@@ -110,6 +110,7 @@ export class SqliteMetadata implements Metadata {
       delete: async (id) => uploads.delete(id),
       list: async () => uploads.list(),
       idle: async (idleBefore) => uploads.idle(idleBefore),
+      deleteIfIdle: async (id, idleBefore) => uploads.deleteIfIdle(id, idleBefore),
     };
     this.collection = {
       deadManifests: async (cutoff, limit) => collection.deadManifests(cutoff, limit),

@@ -22,6 +22,7 @@ export class UploadTable {
   private readonly remove: Statement<[string]>;
   private readonly all: Statement<[], UploadRow>;
   private readonly idleStmt: Statement<[number], IdleUpload>;
+  private readonly removeIdle: Statement<[string, number]>;
 
   constructor(
     db: Database,
@@ -33,6 +34,7 @@ export class UploadTable {
     this.remove = db.prepare("DELETE FROM uploads WHERE id = ?");
     this.all = db.prepare("SELECT * FROM uploads");
     this.idleStmt = db.prepare("SELECT id, repository, size FROM uploads WHERE updated_at <= ? ORDER BY updated_at");
+    this.removeIdle = db.prepare("DELETE FROM uploads WHERE id = ? AND updated_at <= ?");
   }
 
   create(id: string, repository: string): UploadRecord {
@@ -60,5 +62,9 @@ export class UploadTable {
 
   idle(idleBefore: number): IdleUpload[] {
     return this.idleStmt.all(idleBefore);
+  }
+
+  deleteIfIdle(id: string, idleBefore: number): boolean {
+    return this.removeIdle.run(id, idleBefore).changes > 0;
   }
 }
