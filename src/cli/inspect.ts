@@ -50,7 +50,7 @@ export async function inspectCommand(args: string[]): Promise<void> {
     ? await fromRunningRegistry(target, repository, reference)
     : await withStoppedRegistry(values, async (registry) => {
         try {
-          return getImage(registry.meta, repository, reference);
+          return await getImage(registry.meta, repository, reference);
         } catch (err) {
           if (isRegistryError(err)) throw new CliUsageError(`${positionals[0]}: ${err.message}`);
           throw err;

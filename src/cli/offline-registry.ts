@@ -1,6 +1,6 @@
 import pino, { type Logger } from "pino";
 import { loadConfig } from "../config/config.js";
-import { Registry } from "../registry/index.js";
+import { openRegistry, type OpenRegistry } from "../assembly/open-registry.js";
 
 /**
  * Open a stopped registry's data root for the index commands (RootLockedError while a server
@@ -8,14 +8,14 @@ import { Registry } from "../registry/index.js";
  */
 export async function withStoppedRegistry<T>(
   target: { root?: string; config?: string; "log-level"?: string },
-  fn: (registry: Registry, logger: Logger) => Promise<T>,
+  fn: (registry: OpenRegistry, logger: Logger) => Promise<T>,
 ): Promise<T> {
   const config = loadConfig({ configFile: target.config, root: target.root, logLevel: target["log-level"] });
   const logger = pino({ level: config.log.level, base: { service: "dvcr" } }, pino.destination(2));
-  const registry = await Registry.open(config);
+  const registry = await openRegistry(config, logger);
   try {
     return await fn(registry, logger);
   } finally {
-    registry.close();
+    await registry.close();
   }
 }

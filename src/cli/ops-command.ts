@@ -1,5 +1,5 @@
 import type { Config } from "../config/config.js";
-import { Operations } from "../gc/operations.js";
+import type { Operations } from "../gc/operations.js";
 import { withStoppedRegistry } from "./offline-registry.js";
 import { callRegistry, type UrlTarget } from "./registry-client.js";
 
@@ -49,9 +49,9 @@ export const URL_OPTIONS_HELP = `  --cacert FILE    with --url https://…: trus
  * are reconciled first, as at server start, so GC sees the same state a server would.
  */
 export function withOfflineRegistry<T>(target: Target, fn: (ops: Operations, config: Config) => Promise<T>): Promise<T> {
-  return withStoppedRegistry(target, async (registry, logger) => {
+  return withStoppedRegistry(target, async (registry) => {
     await registry.uploads.recover();
-    return fn(Operations.of(registry, logger), registry.config);
+    return fn(registry.operations, registry.config);
   });
 }
 

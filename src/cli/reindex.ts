@@ -24,7 +24,7 @@ export async function reindexCommand(args: string[]): Promise<void> {
     const started = Date.now();
     registry.images.start(logger);
     const manifests = await registry.images.reindexAll();
-    const { images } = imageStats(registry.meta, { probe: 0, checksum: 0 });
+    const { images } = await imageStats(registry.meta, { probe: 0, checksum: 0 });
     return { manifests, images, seconds: (Date.now() - started) / 1000 };
   });
   printJson(summary);

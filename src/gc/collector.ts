@@ -2,8 +2,7 @@ import { setImmediate as yieldToEventLoop } from "node:timers/promises";
 import type { Logger } from "pino";
 import { parseDigest } from "../oci/index.js";
 import { gcDeleted, gcDuration, gcFreedBytes, gcLastSuccess, gcRuns } from "../metrics/gc.js";
-import type { Registry } from "../registry/index.js";
-import type { BlobFileEntry } from "../storage/index.js";
+import type { CollectorPort } from "./ports.js";
 
 export interface GcOptions {
   /** Report what would be deleted; change nothing. */
@@ -47,12 +46,14 @@ const BLOB_PAGE = 500;
  */
 export class GarbageCollector {
   constructor(
-    private readonly registry: Registry,
+    private readonly port: CollectorPort,
     private readonly logger: Logger,
   ) {}
 
   async run(options: GcOptions): Promise<GcReport> {
     const started = Date.now();
+    // Rows are aged by the injected clock; the report's own timings are wall time.
+    const now = this.port.clock.now();
     const report: GcReport = {
       dryRun: options.dryRun,
       startedAt: new Date(started).toISOString(),
@@ -65,11 +66,11 @@ export class GarbageCollector {
       uploads: { purged: 0, bytes: 0 },
       freedBytes: 0,
     };
-    const cutoff = started - options.graceMs;
+    const cutoff = now - options.graceMs;
     const mode = options.dryRun ? "dry_run" : "sweep";
     try {
       if (options.keepRepositories) await this.sweepRepositories(options, cutoff, report);
-      await this.purgeUploads(options, started - options.uploadTtlMs, report);
+      await this.purgeUploads(options, now - options.uploadTtlMs, report);
       await this.sweepManifests(options, cutoff, report);
       await this.sweepBlobs(options, cutoff, report);
       await this.sweepOrphanFiles(options, cutoff, report);
@@ -81,7 +82,7 @@ export class GarbageCollector {
       report.freedBytes = report.blobs.bytes + report.orphanFiles.bytes + report.uploads.bytes;
       gcDuration.observe(report.durationSeconds);
       if (!options.dryRun) {
-        this.registry.capacity.invalidate();
+        this.port.storage.capacity.invalidate();
         this.countDeleted(report);
       }
     }
@@ -93,7 +94,7 @@ export class GarbageCollector {
 
   private async sweepRepositories(options: GcOptions, cutoff: number, report: GcReport): Promise<void> {
     const keep = new Set(options.keepRepositories);
-    for (const repo of this.registry.meta.gc.ownerRepositories()) {
+    for (const repo of await this.port.meta.repositories.owned()) {
       if (keep.has(repo.name)) continue;
       // A repository pushed to within the grace period may belong to an owner created after
       // the keep list was taken: leave it for the next run.
@@ -102,7 +103,7 @@ export class GarbageCollector {
         continue;
       }
       checkAborted(options);
-      if (options.dryRun || this.registry.meta.gc.deleteIdleRepository(repo.name, cutoff)) {
+      if (options.dryRun || (await this.port.meta.repositories.deleteIfIdle(repo.name, cutoff))) {
         report.repositories.deleted.push(repo.name);
       } else {
         report.repositories.keptRecentlyActive.push(repo.name);
@@ -111,9 +112,9 @@ export class GarbageCollector {
   }
 
   private async purgeUploads(options: GcOptions, idleBefore: number, report: GcReport): Promise<void> {
-    for (const upload of this.registry.meta.gc.idleUploads(idleBefore)) {
+    for (const upload of await this.port.meta.uploads.idle(idleBefore)) {
       checkAborted(options);
-      const bytes = options.dryRun ? upload.size : await this.registry.uploads.purgeIfIdle(upload.id, idleBefore);
+      const bytes = options.dryRun ? upload.size : await this.port.uploads.purgeIfIdle(upload.id, idleBefore);
       if (bytes === null) continue;
       report.uploads.purged++;
       report.uploads.bytes += bytes;
@@ -121,14 +122,14 @@ export class GarbageCollector {
   }
 
   private async sweepManifests(options: GcOptions, cutoff: number, report: GcReport): Promise<void> {
-    const gc = this.registry.meta.gc;
+    const gc = this.port.meta.collection;
     if (options.dryRun) {
-      report.manifests.deleted = gc.deadManifests(cutoff, -1).length;
+      report.manifests.deleted = (await gc.deadManifests(cutoff, -1)).length;
       return;
     }
     for (;;) {
       checkAborted(options);
-      const deleted = gc.deleteDeadManifests(cutoff, MANIFEST_BATCH);
+      const deleted = await gc.deleteDeadManifests(cutoff, MANIFEST_BATCH);
       report.manifests.deleted += deleted.length;
       if (deleted.length < MANIFEST_BATCH) return;
       await yieldToEventLoop();
@@ -136,11 +137,11 @@ export class GarbageCollector {
   }
 
   private async sweepBlobs(options: GcOptions, cutoff: number, report: GcReport): Promise<void> {
-    const { meta, claims, store } = this.registry;
+    const { meta, claims, storage } = this.port;
     let after = "";
     for (;;) {
       checkAborted(options);
-      const page = meta.gc.collectableBlobPage(cutoff, after, BLOB_PAGE);
+      const page = await meta.collection.collectableBlobs(cutoff, after, BLOB_PAGE);
       if (page.length === 0) return;
       after = page[page.length - 1]!.digest;
       for (const blob of page) {
@@ -149,14 +150,14 @@ export class GarbageCollector {
           report.blobs.bytes += blob.size;
           continue;
         }
-        // Same tick: an upload committing this digest either holds its claim (we skip) or
-        // will wait for our unlink before it renames the new file into place.
+        // An upload committing this digest either holds its claim (we skip) or, claiming after
+        // us, waits for our unlink before it renames the new file into place.
         const finish = claims.beginRemoval(blob.digest);
         if (!finish) continue;
         try {
-          const size = meta.gc.deleteBlobIfCollectable(blob.digest, cutoff);
+          const size = await meta.collection.deleteBlobIfCollectable(blob.digest, cutoff);
           if (size === undefined) continue;
-          await store.remove(parseDigest(blob.digest));
+          await storage.delete(parseDigest(blob.digest));
           report.blobs.deleted++;
           report.blobs.bytes += size;
         } finally {
@@ -169,22 +170,22 @@ export class GarbageCollector {
 
   /** Files under blobs/ with no row: a crash between rename and commit, or between row and file delete. */
   private async sweepOrphanFiles(options: GcOptions, cutoff: number, report: GcReport): Promise<void> {
-    const { meta, claims, store } = this.registry;
-    for await (const file of store.files()) {
+    const { meta, claims, storage } = this.port;
+    for await (const file of storage.list()) {
       checkAborted(options);
-      if (!isOrphan(file, cutoff, (d) => meta.blobs.sizeOf(d) !== undefined)) continue;
+      if (file.modifiedAt > cutoff || (await meta.blobs.sizeOf(file.digest.value)) !== undefined) continue;
       if (options.dryRun) {
         report.orphanFiles.deleted++;
         report.orphanFiles.bytes += file.size;
         continue;
       }
-      const digest = file.digest!;
+      const { digest } = file;
       const finish = claims.beginRemoval(digest.value);
       if (!finish) continue;
       try {
-        // Re-checked in the tick that took the removal: an upload may have committed meanwhile.
-        if (meta.blobs.sizeOf(digest.value) !== undefined) continue;
-        await store.remove(digest);
+        // Re-checked once the removal is ours: an upload may have committed meanwhile.
+        if ((await meta.blobs.sizeOf(digest.value)) !== undefined) continue;
+        await storage.delete(digest);
         report.orphanFiles.deleted++;
         report.orphanFiles.bytes += file.size;
       } finally {
@@ -203,11 +204,6 @@ export class GarbageCollector {
     gcFreedBytes.inc({ kind: "orphan" }, report.orphanFiles.bytes);
     gcFreedBytes.inc({ kind: "upload" }, report.uploads.bytes);
   }
-}
-
-/** An orphan: a digest-named file without a row, last written before the grace cutoff. */
-function isOrphan(file: BlobFileEntry, cutoff: number, recorded: (digest: string) => boolean): boolean {
-  return file.digest !== null && file.mtimeMs <= cutoff && !recorded(file.digest.value);
 }
 
 function checkAborted(options: GcOptions): void {

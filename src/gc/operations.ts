@@ -1,12 +1,13 @@
 import type { Logger } from "pino";
+import type { Config } from "../config/config.js";
+import type { RepositoryMetadata } from "../meta/index.js";
 import { setStorageUsageSource } from "../metrics/storage.js";
 import { RegistryError } from "../oci/index.js";
-import type { Registry } from "../registry/index.js";
+import type { Task, TaskOverview, TaskRunner } from "../tasks/index.js";
 import { GarbageCollector, type GcOptions, type GcReport } from "./collector.js";
-import { TaskSchedule } from "./schedule.js";
+import type { CollectorPort, ScrubPort, StorageReportPort } from "./ports.js";
 import { Scrubber, type ScrubOptions, type ScrubReport } from "./scrub.js";
 import { storageReport, type StorageReport } from "./storage-report.js";
-import { BackgroundTask, type TaskStatus } from "./task.js";
 
 /** What a caller may choose for one GC run; the rest comes from the configuration. */
 export interface GcRequest {
@@ -15,68 +16,62 @@ export interface GcRequest {
   keepRepositories?: readonly string[];
 }
 
-export interface TaskOverview extends TaskStatus<unknown> {
-  schedule: string;
-  nextRun: string | null;
+/** Everything the operations use, each through its narrow port. */
+export interface OperationsDeps {
+  config: Pick<Config, "gc" | "scrub" | "delete">;
+  collector: CollectorPort;
+  scrub: ScrubPort;
+  storage: StorageReportPort;
+  repositories: Pick<RepositoryMetadata, "delete">;
+  tasks: TaskRunner;
+  logger: Logger;
 }
 
 /**
  * The registry's background operations (zot's model: GC and scrub are tasks with their own
- * schedule, status and metrics), and the admin operations around them. The HTTP ops routes and
- * the CLI both go through here, so a run behaves the same whoever started it.
+ * schedule, status and metrics), and the admin operations around them. Built once at assembly;
+ * the HTTP ops routes and the CLI both go through here, so a run behaves the same whoever
+ * started it.
  */
 export class Operations {
-  private static readonly byRegistry = new WeakMap<Registry, Operations>();
-
-  /** The operations of an open registry: one set per registry, shared by the server and the app. */
-  static of(registry: Registry, logger: Logger): Operations {
-    let ops = Operations.byRegistry.get(registry);
-    if (!ops) Operations.byRegistry.set(registry, (ops = new Operations(registry, logger)));
-    return ops;
-  }
-
-  readonly gc: BackgroundTask<GcOptions, GcReport>;
-  readonly scrub: BackgroundTask<ScrubOptions, ScrubReport>;
-  private readonly schedules: { gc: TaskSchedule<GcOptions>; scrub: TaskSchedule<ScrubOptions> };
+  readonly gc: Task<GcOptions, GcReport>;
+  readonly scrub: Task<ScrubOptions, ScrubReport>;
   private unbindMetrics: (() => void) | undefined;
 
-  private constructor(
-    private readonly registry: Registry,
-    logger: Logger,
-  ) {
-    const collector = new GarbageCollector(registry, logger);
-    const scrubber = new Scrubber(registry, logger);
-    this.gc = new BackgroundTask("gc", (options, signal) => collector.run({ ...options, signal }), logger);
-    this.scrub = new BackgroundTask("scrub", (options, signal) => scrubber.run({ ...options, signal }), logger);
-    const { gc, scrub } = registry.config;
-    this.schedules = {
-      gc: new TaskSchedule(this.gc, gc.schedule, () => this.gcOptions({}), logger),
-      scrub: new TaskSchedule<ScrubOptions>(this.scrub, scrub.schedule, () => ({ repair: false }), logger),
-    };
+  constructor(private readonly deps: OperationsDeps) {
+    const collector = new GarbageCollector(deps.collector, deps.logger);
+    const scrubber = new Scrubber(deps.scrub, deps.logger);
+    const { gc, scrub } = deps.config;
+    this.gc = deps.tasks.define<GcOptions, GcReport>(
+      { name: "gc", work: (options, { signal }) => collector.run({ ...options, signal }) },
+      { pattern: gc.schedule, params: () => this.gcOptions({}) },
+    );
+    this.scrub = deps.tasks.define<ScrubOptions, ScrubReport>(
+      { name: "scrub", work: (options, { signal }) => scrubber.run({ ...options, signal }) },
+      { pattern: scrub.schedule, params: () => ({ repair: false }) },
+    );
   }
 
-  /** Start the timers and publish the storage gauges (a serving registry; not the offline CLI). */
+  /** Start the schedules and publish the storage gauges (a serving registry; not the offline CLI). */
   start(): void {
-    this.schedules.gc.start();
-    this.schedules.scrub.start();
+    this.deps.tasks.start();
+    const { meta, storage } = this.deps.storage;
     this.unbindMetrics = setStorageUsageSource(async () => {
-      const volume = await this.registry.capacity.stats();
-      const usage = this.registry.meta.gc.usage();
-      const directIo = this.registry.uploads.writePath.direct ? 1 : 0;
+      const volume = await storage.capacity.stats();
+      const usage = await meta.usage();
+      const directIo = storage.writePath.direct ? 1 : 0;
       return { ...volume, blobsBytes: usage.blobsBytes, uploadsBytes: usage.uploadsBytes, uploadSessions: usage.uploads, directIo };
     });
   }
 
-  /** Stop the timers and let a running GC or scrub stop at its next step. */
+  /** Stop the schedules and every task; a running GC or scrub stops at its next step. */
   async stop(): Promise<void> {
-    this.schedules.gc.stop();
-    this.schedules.scrub.stop();
     this.unbindMetrics?.();
-    await Promise.all([this.gc.stop(), this.scrub.stop()]);
+    await this.deps.tasks.stop();
   }
 
   gcOptions(request: GcRequest): GcOptions {
-    const { gc } = this.registry.config;
+    const { gc } = this.deps.config;
     return {
       dryRun: request.dryRun ?? false,
       graceMs: request.graceMs ?? gc.grace,
@@ -86,22 +81,20 @@ export class Operations {
   }
 
   storage(): Promise<StorageReport> {
-    const { gc } = this.registry.config;
-    return storageReport(this.registry, gc.grace, gc.uploadTtl);
+    const { gc } = this.deps.config;
+    return storageReport(this.deps.storage, gc.grace, gc.uploadTtl);
   }
 
   /** Remove every tag and manifest of a repository (bytes are reclaimed by GC after the grace period). */
-  deleteRepository(name: string): { repository: string; manifests: number; tags: number } {
-    if (!this.registry.config.delete.enabled) throw new RegistryError("UNSUPPORTED", "deletes are disabled on this registry");
-    const deleted = this.registry.meta.gc.deleteRepository(name);
+  async deleteRepository(name: string): Promise<{ repository: string; manifests: number; tags: number }> {
+    if (!this.deps.config.delete.enabled) throw new RegistryError("UNSUPPORTED", "deletes are disabled on this registry");
+    const deleted = await this.deps.repositories.delete(name);
     if (!deleted) throw new RegistryError("NAME_UNKNOWN", undefined, { detail: { name } });
     return { repository: name, ...deleted };
   }
 
+  /** Every background task of the registry (GC, scrub, the disk index passes), as /api/v1/tasks shows them. */
   tasks(): TaskOverview[] {
-    return [
-      { ...this.gc.status(), schedule: this.schedules.gc.pattern, nextRun: this.schedules.gc.nextRun()?.toISOString() ?? null },
-      { ...this.scrub.status(), schedule: this.schedules.scrub.pattern, nextRun: this.schedules.scrub.nextRun()?.toISOString() ?? null },
-    ];
+    return this.deps.tasks.list();
   }
 }

@@ -9,7 +9,8 @@ import {
   scrubQuarantinedBlobs,
   scrubRuns,
 } from "../metrics/scrub.js";
-import type { Registry } from "../registry/index.js";
+import type { ScrubPort } from "./ports.js";
+import type { BlobCheck } from "../storage/index.js";
 
 export interface ScrubOptions {
   /** Only the blobs this repository links (default: every stored blob). */
@@ -43,7 +44,7 @@ const PAGE = 200;
  */
 export class Scrubber {
   constructor(
-    private readonly registry: Registry,
+    private readonly port: ScrubPort,
     private readonly logger: Logger,
   ) {}
 
@@ -63,7 +64,7 @@ export class Scrubber {
     try {
       let after = "";
       for (;;) {
-        const page = this.registry.meta.gc.blobPage(after, PAGE, options.repository);
+        const page = await this.port.blobs.page(after, PAGE, options.repository);
         if (page.length === 0) break;
         after = page[page.length - 1]!.digest;
         for (const row of page) {
@@ -87,11 +88,11 @@ export class Scrubber {
   }
 
   private async check(digest: Digest, recordedSize: number, options: ScrubOptions, report: ScrubReport): Promise<void> {
-    const { meta, store } = this.registry;
-    const stored = await store.rehash(digest);
+    const { blobs, storage } = this.port;
+    const stored = await storage.verify(digest);
     if (stored === null) {
       // Collected by GC while we were on the way: not damage.
-      if (meta.blobs.sizeOf(digest.value) === undefined) return;
+      if ((await blobs.sizeOf(digest.value)) === undefined) return;
       report.missing.push(digest.value);
       if (options.repair && (await this.forgetMissing(digest))) report.quarantined.push(digest.value);
       return;
@@ -103,19 +104,19 @@ export class Scrubber {
     if (stored.actual.value === digest.value && stored.size === recordedSize) return;
     this.logger.error({ digest: digest.value, actual: stored.actual.value, size: stored.size, recordedSize }, "blob bytes do not match their digest");
     report.corrupt.push(digest.value);
-    if (options.repair && (await this.quarantine(digest, stored.inode))) report.quarantined.push(digest.value);
+    if (options.repair && (await this.quarantine(digest, stored))) report.quarantined.push(digest.value);
   }
 
-  /** Move the judged file (same inode) to quarantine/, then forget the row. */
-  private async quarantine(digest: Digest, inode: number): Promise<boolean> {
-    const finish = this.registry.claims.beginRemoval(digest.value);
+  /** Take the judged object (not a replacement) out of service, then forget the row. */
+  private async quarantine(digest: Digest, check: BlobCheck): Promise<boolean> {
+    const finish = this.port.claims.beginRemoval(digest.value);
     // An upload of this very blob is committing good bytes right now: it heals the blob itself.
     if (!finish) return false;
     try {
-      if (!(await this.registry.store.quarantine(digest, inode))) return false;
-      this.registry.meta.gc.forgetBlob(digest.value);
+      if (!(await this.port.storage.quarantine(digest, check))) return false;
+      await this.port.blobs.forget(digest.value);
       scrubQuarantinedBlobs.inc();
-      this.logger.warn({ digest: digest.value, file: this.registry.layout.quarantineFile(digest) }, "corrupt blob quarantined");
+      this.logger.warn({ digest: digest.value }, "corrupt blob quarantined");
       return true;
     } finally {
       finish();
@@ -124,12 +125,12 @@ export class Scrubber {
 
   /** A row whose file is gone: forget it, so the blob can be pushed again. */
   private async forgetMissing(digest: Digest): Promise<boolean> {
-    const finish = this.registry.claims.beginRemoval(digest.value);
+    const finish = this.port.claims.beginRemoval(digest.value);
     if (!finish) return false;
     try {
       // Holding the removal, no upload can rename a file in: if one is there, it was re-pushed.
-      if ((await this.registry.store.stat(digest)) !== null) return false;
-      const forgotten = this.registry.meta.gc.forgetBlob(digest.value);
+      if ((await this.port.storage.stat(digest)) !== null) return false;
+      const forgotten = await this.port.blobs.forget(digest.value);
       if (forgotten) scrubQuarantinedBlobs.inc();
       return forgotten;
     } finally {

@@ -1,4 +1,4 @@
-import type { Registry } from "../registry/index.js";
+import type { StorageReportPort } from "./ports.js";
 
 /** GET /api/v1/storage: the volume as statfs sees it, and what dvcr keeps on it. */
 export interface StorageReport {
@@ -20,12 +20,12 @@ export interface StorageReport {
   directIoRefusal?: string;
 }
 
-export async function storageReport(registry: Registry, graceMs: number, uploadTtlMs: number): Promise<StorageReport> {
-  const volume = await registry.capacity.stats();
-  const now = Date.now();
-  const usage = registry.meta.gc.usage();
-  const { writePath } = registry.uploads;
-  const expiredUploads = registry.meta.gc.idleUploads(now - uploadTtlMs).reduce((sum, u) => sum + u.size, 0);
+export async function storageReport(port: StorageReportPort, graceMs: number, uploadTtlMs: number): Promise<StorageReport> {
+  const volume = await port.storage.capacity.stats();
+  const now = port.clock.now();
+  const usage = await port.meta.usage();
+  const { writePath } = port.storage;
+  const expiredUploads = (await port.meta.uploads.idle(now - uploadTtlMs)).reduce((sum, u) => sum + u.size, 0);
   return {
     ...volume,
     full: volume.freeBytes <= volume.reserveBytes,
@@ -33,7 +33,7 @@ export async function storageReport(registry: Registry, graceMs: number, uploadT
     blobs: usage.blobs,
     uploadsBytes: usage.uploadsBytes,
     uploadSessions: usage.uploads,
-    reclaimableBytes: registry.meta.gc.reclaimable(now - graceMs).bytes + expiredUploads,
+    reclaimableBytes: (await port.meta.collection.reclaimable(now - graceMs)).bytes + expiredUploads,
     directIo: writePath.direct,
     ...(writePath.refusal ? { directIoRefusal: writePath.refusal } : {}),
   };

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import Koa, { type Context, type Next } from "koa";
 import type { Logger } from "pino";
 import { RegistryError } from "../oci/index.js";
-import type { Registry } from "../registry/index.js";
+import type { OpenRegistry } from "../assembly/open-registry.js";
 import { allows, type AuthService } from "../auth/index.js";
 import { routeAuthorization, subjectOf } from "./auth-middleware.js";
 import { errorMiddleware } from "./errors.js";
@@ -16,9 +16,9 @@ import { discoveryRoutes } from "./routes/discovery.js";
 import { healthRoutes } from "./routes/health.js";
 import { imageRoutes } from "./routes/images.js";
 import { opsRoutes } from "./routes/ops.js";
-import { Operations } from "../gc/operations.js";
 import { manifestRoutes } from "./routes/manifests.js";
 import { uploadRoutes } from "./routes/uploads.js";
+import type { Operations } from "../gc/operations.js";
 
 /** Log one line per request; never headers (they may carry credentials) and never bodies. */
 function accessLog(logger: Logger) {
@@ -99,7 +99,7 @@ export function routeDescriptors(deps: RouteDeps, ops: Operations, logger: Logge
 }
 
 /** Build the Koa application: middleware, then the route table. */
-export function createApp(registry: Registry, logger: Logger, auth?: AuthService): Koa {
+export function createApp(registry: OpenRegistry, logger: Logger, auth?: AuthService): Koa {
   const app = new Koa();
   app.proxy = false;
   app.silent = true;
@@ -114,7 +114,7 @@ export function createApp(registry: Registry, logger: Logger, auth?: AuthService
       : () => () => true,
   };
   // Without auth every route is open; with it, each is guarded by its access rule.
-  const table = new RouteTable(routeDescriptors(deps, Operations.of(registry, logger), logger, auth), auth ? [routeAuthorization(auth, logger)] : []);
+  const table = new RouteTable(routeDescriptors(deps, registry.operations, logger, auth), auth ? [routeAuthorization(auth, logger)] : []);
 
   app.use(httpMetrics());
   app.use(sendPhase);

@@ -3,8 +3,8 @@ import type { Logger } from "pino";
 import type { Config } from "../config/config.js";
 import { formatBytes } from "../config/units.js";
 import { AuthService } from "../auth/index.js";
-import { Registry } from "../registry/index.js";
-import { Operations } from "../gc/operations.js";
+import { openRegistry, type OpenOptions, type OpenRegistry } from "../assembly/open-registry.js";
+import type { Operations } from "../gc/operations.js";
 import { createApp } from "./app.js";
 import { createServingSocket, type ServingSocket } from "./tls.js";
 import { startDebugServer, type DebugServer } from "./debug-server.js";
@@ -12,7 +12,7 @@ import { closeServer, listenOn, urlOf } from "./listen.js";
 import { serveWithLimits } from "./connection-limits.js";
 
 export interface RunningServer {
-  registry: Registry;
+  registry: OpenRegistry;
   /** GC, scrub and their schedules (started with the server, stopped before the registry closes). */
   operations: Operations;
   server: http.Server;
@@ -24,8 +24,8 @@ export interface RunningServer {
 }
 
 /** A reserve above half the volume leaves uploads less room than it keeps free: likely a unit slip. */
-async function warnOfLargeReserve(registry: Registry, logger: Logger): Promise<void> {
-  const { capacityBytes, reserveBytes } = await registry.capacity.stats();
+async function warnOfLargeReserve(registry: OpenRegistry, logger: Logger): Promise<void> {
+  const { capacityBytes, reserveBytes } = await registry.storage.capacity.stats();
   if (reserveBytes > capacityBytes / 2) {
     logger.warn(
       { reserveBytes, capacityBytes, reserve: registry.config.storage.reserve },
@@ -35,21 +35,21 @@ async function warnOfLargeReserve(registry: Registry, logger: Logger): Promise<v
 }
 
 /** Open the registry at config.root and serve it on config.listen. */
-export async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
+export async function startServer(config: Config, logger: Logger, options: OpenOptions = {}): Promise<RunningServer> {
   // Credentials, keys and the TLS pair first: a missing secret stops the start before any data is opened.
   const auth = config.auth && AuthService.create(config.auth, config.root, logger);
   if (!auth) logger.warn("no auth section in the configuration: anyone who can reach this registry may push, pull and delete");
   let socket: ServingSocket | undefined;
-  let registry: Registry;
+  let registry: OpenRegistry;
   try {
     socket = createServingSocket(config.tls, logger);
-    registry = await Registry.open(config);
+    registry = await openRegistry(config, logger, options);
   } catch (err) {
     auth?.close();
     socket?.close();
     throw err;
   }
-  const writePath = registry.uploads.writePath;
+  const writePath = registry.storage.writePath;
   if (writePath.refusal) logger.warn({ refusal: writePath.refusal }, "the volume refuses O_DIRECT: uploads are written through the page cache");
   await warnOfLargeReserve(registry, logger);
   const recovered = await registry.uploads.recover();
@@ -65,14 +65,14 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       debug = await startDebugServer(config.debug.listen);
     } catch (err) {
       server.close();
-      registry.close();
+      await registry.close();
       auth?.close();
       socket.close();
       throw err;
     }
     logger.info({ url: debug.url }, `metrics also on ${debug.url}/metrics`);
   }
-  const operations = Operations.of(registry, logger);
+  const { operations } = registry;
   operations.start();
   const url = urlOf(server, socket.scheme);
   return {
@@ -87,7 +87,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       await operations.stop();
       socket.close();
       auth?.close();
-      registry.close();
+      await registry.close();
     },
   };
 }

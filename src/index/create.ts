@@ -1,21 +1,27 @@
 import type { Config } from "../config/config.js";
-import { DEFAULT_DISK_LIMITS } from "../disk/index.js";
+import { DEFAULT_DISK_LIMITS, InspectionError } from "../disk/index.js";
 import type { Metadata } from "../meta/index.js";
 import { parseDigest } from "../oci/index.js";
-import type { BlobStore } from "../storage/index.js";
+import type { BlobStorage } from "../storage/index.js";
+import type { TaskRunner } from "../tasks/index.js";
 import { DEFAULT_INDEXER_OPTIONS, DiskIndexer } from "./indexer.js";
 import type { BlobReader } from "./inspector.js";
 
 /** The indexer of a data root, configured by `index:`; it reads committed blobs from the store. */
-export function createDiskIndexer(meta: Metadata, store: BlobStore, config: Config): DiskIndexer {
+export function createDiskIndexer(meta: Metadata, storage: BlobStorage, config: Config, tasks: TaskRunner): DiskIndexer {
   const blobs: BlobReader = {
     size: (digest) => meta.blobs.sizeOf(digest),
-    open: (digest, start, end) => store.open(parseDigest(digest), start, end),
+    open: async (digest, start, end) => {
+      const reader = await storage.read(parseDigest(digest), start, end);
+      if (!reader) throw new InspectionError(`blob ${digest} is missing from storage`);
+      return reader.stream();
+    },
   };
   const { checksumConcurrency, checksumTimeout, maxGzipRatio, maxTarEntries } = config.index;
-  return new DiskIndexer(meta, blobs, {
+  const options = {
     ...DEFAULT_INDEXER_OPTIONS,
     checksumConcurrency,
     limits: { ...DEFAULT_DISK_LIMITS, checksumTimeoutMs: checksumTimeout, maxGzipRatio, maxEntries: maxTarEntries },
-  });
+  };
+  return new DiskIndexer(meta, blobs, options, tasks);
 }

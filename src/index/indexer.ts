@@ -2,10 +2,10 @@ import type { Logger } from "pino";
 import { deadline, type DiskLimits, type DiskProbe } from "../disk/index.js";
 import type { DiskImageRecord, Metadata } from "../meta/index.js";
 import { setImageStatsSource } from "../metrics/images.js";
-import type { Descriptor } from "../oci/index.js";
+import { parseManifest, type Descriptor, type ParsedManifest } from "../oci/index.js";
+import type { Task, TaskRunner, TaskTrigger } from "../tasks/index.js";
 import { INSPECTOR_VERSION, checksumManifest, emptyRecord, notADisk, probeManifest, type BlobReader } from "./inspector.js";
 import { imageStats } from "./stats.js";
-import { WorkQueue } from "./work-queue.js";
 
 export interface IndexerOptions {
   limits: DiskLimits;
@@ -19,6 +19,13 @@ export interface IndexerOptions {
 
 export const DEFAULT_INDEXER_OPTIONS: Omit<IndexerOptions, "limits"> = { probeConcurrency: 2, checksumConcurrency: 1, queueCapacity: 10_000 };
 
+interface ProbeJob {
+  /** Inspect again even when a final row of this inspector version exists (reindex). */
+  force: boolean;
+  /** The manifest as pushed; absent when work is resumed from the database. */
+  manifest?: ParsedManifest;
+}
+
 interface ChecksumJob {
   record: DiskImageRecord;
   layer: Descriptor;
@@ -26,15 +33,16 @@ interface ChecksumJob {
 }
 
 /**
- * The disk-image indexer: a background task fed by manifest pushes. A push only enqueues
+ * The disk-image indexer: two queued tasks (tasks/: `index.probe`, `index.checksum`) fed by
+ * manifest pushes, each push handing over the manifest it parsed. A push only enqueues
  * (no I/O on the request path); a header pass per manifest writes format and sizes within
  * moments, then a checksum pass with its own, smaller concurrency completes the row. Rows of
  * manifests queued or half done read as `indexing`. Whatever is lost (queue overflow, restart,
  * crash) is found again by `resume`, which scans for manifests without a final row.
  */
 export class DiskIndexer {
-  private readonly probes: WorkQueue<{ force: boolean }>;
-  private readonly checksums: WorkQueue<ChecksumJob>;
+  private readonly probes: Task<ProbeJob, void>;
+  private readonly checksums: Task<ChecksumJob, void>;
   private readonly shutdown = new AbortController();
   private logger: Logger | undefined;
   /** Set when a push found a queue full: the next idle moment rescans the database. */
@@ -46,12 +54,13 @@ export class DiskIndexer {
     private readonly meta: Metadata,
     private readonly blobs: BlobReader,
     private readonly options: IndexerOptions,
+    tasks: TaskRunner,
   ) {
-    this.probes = new WorkQueue((digest, job) => this.probe(digest, job.force), { concurrency: options.probeConcurrency, capacity: options.queueCapacity });
-    this.checksums = new WorkQueue((digest, job) => this.checksum(digest, job), {
-      concurrency: options.checksumConcurrency,
-      capacity: options.queueCapacity,
-    });
+    // Keyed by manifest digest; results are the index rows, so the task records keep only how each run went.
+    const pass = <J>(name: string, concurrency: number, work: (digest: string, job: J, signal: AbortSignal) => Promise<void>) =>
+      tasks.define<J, void>({ name, concurrency, capacity: options.queueCapacity, keepResult: false, work: (job, { run, signal }) => work(run.key!, job, signal) });
+    this.probes = pass("index.probe", options.probeConcurrency, (digest, job: ProbeJob, signal) => this.probe(digest, job, signal));
+    this.checksums = pass("index.checksum", options.checksumConcurrency, (digest, job: ChecksumJob, signal) => this.checksum(digest, job, signal));
   }
 
   /** Begin work: resume what earlier runs left undone. */
@@ -66,9 +75,10 @@ export class DiskIndexer {
    * by this inspector version is skipped when its turn comes (content-addressed: a re-push or
    * a push to another repository is the same image) unless `force` (reindex).
    */
-  enqueue(digest: string, force = false): void {
+  enqueue(digest: string, options: { force?: boolean; manifest?: ParsedManifest; trigger?: TaskTrigger } = {}): void {
     if (this.stopped || this.probes.has(digest) || this.checksums.has(digest)) return;
-    if (!this.probes.push(digest, { force })) this.overflowed = true;
+    const job: ProbeJob = { force: options.force ?? false, ...(options.manifest ? { manifest: options.manifest } : {}) };
+    if (!this.probes.submit(job, { trigger: options.trigger ?? "push", key: digest })) this.overflowed = true;
   }
 
   /** Whether the digest waits in or runs through a queue. */
@@ -82,14 +92,14 @@ export class DiskIndexer {
    */
   resume(): Promise<number> {
     this.resuming ??= Promise.resolve()
-      .then(() => {
+      .then(async () => {
         this.overflowed = false;
-        const removed = this.meta.diskImages.removeOrphans();
+        const removed = await this.meta.diskImages.removeOrphans();
         if (removed > 0) this.logger?.info({ removed }, "disk index: dropped rows of deleted manifests");
-        const pending = this.meta.diskImages.pending(INSPECTOR_VERSION, this.options.queueCapacity);
+        const pending = await this.meta.diskImages.pending(INSPECTOR_VERSION, this.options.queueCapacity);
         // A full page means more may wait: look again once this batch is through.
         if (pending.length === this.options.queueCapacity) this.overflowed = true;
-        for (const { digest } of pending) this.enqueue(digest);
+        for (const { digest } of pending) this.enqueue(digest, { trigger: "startup" });
         if (pending.length > 0) this.logger?.info({ queued: pending.length }, "disk index: resuming inspection");
         return pending.length;
       })
@@ -103,14 +113,14 @@ export class DiskIndexer {
     let total = 0;
     for (;;) {
       // Pages well below the queue capacity leave room for pushes arriving meanwhile.
-      const page = this.meta.diskImages.manifestsAfter(after, Math.max(1, Math.floor(this.options.queueCapacity / 4)));
+      const page = await this.meta.diskImages.manifestsAfter(after, Math.max(1, Math.floor(this.options.queueCapacity / 4)));
       if (page.length === 0) break;
-      for (const { digest } of page) this.enqueue(digest, true);
+      for (const { digest } of page) this.enqueue(digest, { force: true, trigger: "cli" });
       total += page.length;
       after = page[page.length - 1]!.digest;
       await this.idle();
     }
-    this.meta.diskImages.removeOrphans();
+    await this.meta.diskImages.removeOrphans();
     return total;
   }
 
@@ -128,43 +138,44 @@ export class DiskIndexer {
   stop(): void {
     this.unsetStats?.();
     this.shutdown.abort(new Error("indexer stopped"));
-    this.probes.stop();
-    this.checksums.stop();
+    void this.probes.stop("the indexer stopped");
+    void this.checksums.stop("the indexer stopped");
   }
 
   private get stopped(): boolean {
     return this.shutdown.signal.aborted;
   }
 
-  private async probe(digest: string, force: boolean): Promise<void> {
-    const manifest = this.meta.diskImages.manifestContent(digest);
-    if (!manifest) return; // deleted while queued
-    const existing = this.meta.diskImages.get(digest);
-    if (!force && existing?.status === "ready" && existing.inspector === INSPECTOR_VERSION) return;
-    const timer = deadline(this.options.limits.probeTimeoutMs, "header pass", this.shutdown.signal);
+  private async probe(digest: string, job: ProbeJob, signal: AbortSignal): Promise<void> {
+    const existing = await this.meta.diskImages.get(digest);
+    if (!job.force && existing?.status === "ready" && existing.inspector === INSPECTOR_VERSION) return;
+    const timer = deadline(this.options.limits.probeTimeoutMs, "header pass", signal);
     try {
+      const manifest = job.manifest ?? (await this.storedManifest(digest));
+      if (!manifest) return; // deleted while queued
       const outcome = await probeManifest(manifest, this.blobs, this.options.limits, timer.signal);
-      if (this.stopped) return;
-      this.meta.diskImages.save(digest, outcome.record);
+      if (signal.aborted) return;
+      await this.meta.diskImages.save(digest, outcome.record);
       this.logger?.debug({ digest, format: outcome.record.format, reason: outcome.record.reason }, "disk index: header pass");
-      if (outcome.checksum && !this.checksums.push(digest, { record: outcome.record, ...outcome.checksum })) this.overflowed = true;
+      if (outcome.checksum && !this.checksums.submit({ record: outcome.record, ...outcome.checksum }, { trigger: "push", key: digest })) this.overflowed = true;
     } catch (err) {
-      this.fail(digest, "header pass", err);
+      await this.fail(digest, "header pass", err, signal);
     } finally {
       timer.clear();
       this.afterJob();
     }
   }
 
-  private async checksum(digest: string, job: ChecksumJob): Promise<void> {
-    const timer = deadline(this.options.limits.checksumTimeoutMs, "checksum pass", this.shutdown.signal);
+  private async checksum(digest: string, job: ChecksumJob, signal: AbortSignal): Promise<void> {
+    const timer = deadline(this.options.limits.checksumTimeoutMs, "checksum pass", signal);
     try {
       const record = await checksumManifest(job.record, job.layer, this.blobs, this.options.limits, timer.signal);
-      if (this.stopped || !this.meta.diskImages.manifestContent(digest)) return;
-      this.meta.diskImages.save(digest, record);
+      if (signal.aborted) return;
+      // A manifest deleted meanwhile leaves no row (save checks).
+      await this.meta.diskImages.save(digest, record);
       this.logger?.debug({ digest, format: record.format, reason: record.reason }, "disk index: checksum pass");
     } catch (err) {
-      this.fail(digest, "checksum pass", err, job.record);
+      await this.fail(digest, "checksum pass", err, signal, job.record);
     } finally {
       timer.clear();
       this.afterJob();
@@ -174,13 +185,19 @@ export class DiskIndexer {
   /**
    * A fault that is not the image's (a storage error, a bug): log it and store a final row
    * saying so, under inspector version 0 so that the next start (or reindex) tries again.
-   * Not after a shutdown, which aborts passes on purpose.
+   * Not after a shutdown or a cancel, which abort passes on purpose.
    */
-  private fail(digest: string, step: string, err: unknown, probed?: DiskImageRecord): void {
-    if (this.stopped) return;
+  private async fail(digest: string, step: string, err: unknown, signal: AbortSignal, probed?: DiskImageRecord): Promise<void> {
+    if (this.stopped || signal.aborted) return;
     this.logger?.error({ err, digest }, `disk index: ${step} failed`);
     const failed = notADisk(probed ?? emptyRecord(), `${step} failed: ${(err as Error).message}`);
-    this.meta.diskImages.save(digest, { ...failed, inspector: 0 });
+    await this.meta.diskImages.save(digest, { ...failed, inspector: 0 }).catch(() => undefined);
+  }
+
+  /** The manifest of a digest from any repository holding it (work resumed without a push event). */
+  private async storedManifest(digest: string): Promise<ParsedManifest | undefined> {
+    const stored = await this.meta.diskImages.manifestContent(digest);
+    return stored && parseManifest(stored.content, stored.mediaType);
   }
 
   private afterJob(): void {

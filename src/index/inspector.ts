@@ -9,7 +9,7 @@ import {
   type LayerSource,
 } from "../disk/index.js";
 import type { DiskImageRecord } from "../meta/index.js";
-import { MediaType, isExternalBlob, isIndexMediaType, parseManifest, type Descriptor } from "../oci/index.js";
+import { MediaType, isExternalBlob, isIndexMediaType, type Descriptor, type ParsedManifest } from "../oci/index.js";
 import { configLabels, labelMismatch } from "./labels.js";
 
 /** Bumped when the inspector learns something new: rows of older versions are redone at start-up. */
@@ -22,7 +22,7 @@ const IMAGE_CONFIG_TYPES = new Set<string>([MediaType.OciConfig, MediaType.Docke
 /** How the inspector reads what a manifest references: committed blobs, by digest. */
 export interface BlobReader {
   /** Size of a committed blob, undefined when there is none. */
-  size(digest: string): number | undefined;
+  size(digest: string): Promise<number | undefined>;
   open(digest: string, start: number, end: number): Promise<Readable>;
 }
 
@@ -73,15 +73,15 @@ export function notADisk(base: DiskImageRecord, reason: string): DiskImageRecord
 }
 
 async function readSmallBlob(blobs: BlobReader, d: Descriptor): Promise<Buffer | null> {
-  if (d.size > MAX_CONFIG_BYTES || blobs.size(d.digest) === undefined) return null;
+  if (d.size > MAX_CONFIG_BYTES || (await blobs.size(d.digest)) === undefined) return null;
   if (d.size === 0) return Buffer.alloc(0);
   const parts: Buffer[] = [];
   for await (const chunk of await blobs.open(d.digest, 0, d.size - 1)) parts.push(chunk as Buffer);
   return Buffer.concat(parts);
 }
 
-function layerSource(blobs: BlobReader, layer: Descriptor): LayerSource {
-  const size = blobs.size(layer.digest);
+async function layerSource(blobs: BlobReader, layer: Descriptor): Promise<LayerSource> {
+  const size = await blobs.size(layer.digest);
   if (size === undefined) throw new InspectionError(`layer ${layer.digest} is missing from storage`);
   return { size, read: (start, end) => blobs.open(layer.digest, start, end) };
 }
@@ -90,15 +90,9 @@ function layerSource(blobs: BlobReader, layer: Descriptor): LayerSource {
  * The header pass over one manifest: its config's labels, then its layers from the top down
  * (the topmost layer holding disk/<file> is what a puller sees) until one holds a disk file.
  */
-export async function probeManifest(
-  manifest: { mediaType: string; content: Buffer },
-  blobs: BlobReader,
-  limits: DiskLimits,
-  signal: AbortSignal,
-): Promise<ProbeOutcome> {
+export async function probeManifest(parsed: ParsedManifest, blobs: BlobReader, limits: DiskLimits, signal: AbortSignal): Promise<ProbeOutcome> {
   const base = emptyRecord();
-  if (isIndexMediaType(manifest.mediaType)) return { record: notADisk(base, "image index: each of its manifests is indexed on its own") };
-  const parsed = parseManifest(manifest.content, manifest.mediaType);
+  if (isIndexMediaType(parsed.mediaType)) return { record: notADisk(base, "image index: each of its manifests is indexed on its own") };
   const [config, ...layers] = parsed.blobs;
   base.storedSize = layers.reduce((sum, l) => sum + l.size, 0);
   if (!config || !IMAGE_CONFIG_TYPES.has(config.mediaType)) {
@@ -114,7 +108,7 @@ export async function probeManifest(
   try {
     for (const layer of [...layers].reverse()) {
       if (isExternalBlob(layer)) continue;
-      const probe = await probeLayer(layerSource(blobs, layer), limits, signal);
+      const probe = await probeLayer(await layerSource(blobs, layer), limits, signal);
       if (!probe) continue;
       const record: DiskImageRecord = {
         ...base,
@@ -147,7 +141,7 @@ export async function checksumManifest(
   signal: AbortSignal,
 ): Promise<DiskImageRecord> {
   try {
-    const sums = await checksumLayer(layerSource(blobs, layer), limits, signal);
+    const sums = await checksumLayer(await layerSource(blobs, layer), limits, signal);
     return { ...probed, status: "ready", sha256: sums.sha256, md5: sums.md5, indexedAt: Date.now() };
   } catch (err) {
     if (!isInspectionError(err)) throw err;

@@ -27,18 +27,18 @@ const BATCH = 500;
  * and is decided exactly here; `canRead` drops repositories the caller may not pull from, as
  * the catalog would. Fetches one more than asked to know whether a next page exists.
  */
-export function listImages(
+export async function listImages(
   meta: Metadata,
   filter: ImageFilter,
   page: { limit: number; after?: ImageCursor },
   canRead: (repository: string) => boolean,
-): ImagePage {
+): Promise<ImagePage> {
   if (page.limit === 0) return { images: [] };
   const wanted = page.limit + 1;
   const found: TaggedImage[] = [];
   let after = page.after;
   while (found.length < wanted) {
-    const batch = meta.diskImages.listTagged({ repositoryPrefix: ownerPrefix(filter), format: filter.format, after, limit: Math.max(BATCH, wanted) });
+    const batch = await meta.diskImages.listTagged({ repositoryPrefix: ownerPrefix(filter), format: filter.format, after, limit: Math.max(BATCH, wanted) });
     for (const image of batch) {
       if (found.length < wanted && ownerMatches(ownerOf(image.repository), filter) && canRead(image.repository)) found.push(image);
     }
@@ -54,9 +54,9 @@ export function listImages(
 }
 
 /** One image: by tag, or by digest. NAME_UNKNOWN / MANIFEST_UNKNOWN when absent (spec codes). */
-export function getImage(meta: Metadata, repository: string, reference: { tag: string } | { digest: string }): ImageEntry {
-  if (meta.repositories.idOf(repository) === undefined) throw new RegistryError("NAME_UNKNOWN", undefined, { detail: { name: repository } });
-  const image = "tag" in reference ? meta.diskImages.byTag(repository, reference.tag) : meta.diskImages.byManifest(repository, reference.digest);
+export async function getImage(meta: Metadata, repository: string, reference: { tag: string } | { digest: string }): Promise<ImageEntry> {
+  if (!(await meta.repositories.exists(repository))) throw new RegistryError("NAME_UNKNOWN", undefined, { detail: { name: repository } });
+  const image = "tag" in reference ? await meta.diskImages.byTag(repository, reference.tag) : await meta.diskImages.byManifest(repository, reference.digest);
   if (!image) throw new RegistryError("MANIFEST_UNKNOWN", undefined, { detail: reference });
   return toImageEntry(image);
 }

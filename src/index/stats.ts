@@ -3,11 +3,11 @@ import type { ImageStats } from "../metrics/images.js";
 import { ownerOf } from "./owner.js";
 
 /** Aggregate the index for the metrics: each (repository, manifest) once, however many tags. */
-export function imageStats(meta: Metadata, queued: ImageStats["queued"]): ImageStats {
+export async function imageStats(meta: Metadata, queued: ImageStats["queued"]): Promise<ImageStats> {
   const seen = new Set<string>();
   const counts = new Map<string, { kind: string; format: string; count: number }>();
   const bytes = new Map<string, { kind: string; virtual: number; stored: number }>();
-  for (const image of meta.diskImages.allTagged()) {
+  for (const image of await meta.diskImages.allTagged()) {
     const key = `${image.repository}@${image.digest}`;
     if (seen.has(key)) continue;
     seen.add(key);

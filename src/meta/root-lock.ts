@@ -13,8 +13,8 @@ export class RootLockedError extends Error {
 
 /**
  * One process owns a data root at a time: a running server, or an offline `dvcr gc`/`scrub`.
- * GC's coordination with uploads (BlobClaims) is in-process, so an offline GC beside a live
- * server could delete a blob an upload is committing. The lock is an exclusive transaction on
+ * GC's coordination with uploads is in-process (registry/single-process.ts), so an offline GC
+ * beside a live server could delete a blob an upload is committing. The lock is an exclusive transaction on
  * `<root>/dvcr.lock` (a tiny SQLite file): SQLite's POSIX locks are released by the kernel when
  * the process dies, so a crash never leaves a stale lock behind, and a second opener in the same
  * process is refused too.

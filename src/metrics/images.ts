@@ -11,11 +11,11 @@ export interface ImageStats {
   queued: { probe: number; checksum: number };
 }
 
-type StatsSource = () => ImageStats;
+type StatsSource = () => Promise<ImageStats>;
 
 /** The index the gauges describe: the most recently started one (one per process in production). */
 let source: StatsSource | undefined;
-let scrape: { at: number; stats: ImageStats | undefined } | undefined;
+let scrape: { at: number; stats: Promise<ImageStats | undefined> } | undefined;
 
 export function setImageStatsSource(next: StatsSource): () => void {
   source = next;
@@ -25,9 +25,10 @@ export function setImageStatsSource(next: StatsSource): () => void {
 }
 
 /** One aggregation per scrape, shared by the gauges below (they are collected back to back). */
-function stats(): ImageStats | undefined {
+function stats(): Promise<ImageStats | undefined> {
   const now = Date.now();
-  if (!scrape || now - scrape.at > 1000) scrape = { at: now, stats: source?.() };
+  // A failed aggregation (the database closing) reads as no images rather than failing the scrape.
+  if (!scrape || now - scrape.at > 1000) scrape = { at: now, stats: source ? source().catch(() => undefined) : Promise.resolve(undefined) };
   return scrape.stats;
 }
 
@@ -37,10 +38,10 @@ function indexGauge<L extends string>(name: string, help: string, labelNames: re
     help,
     labelNames,
     registers: [metricsRegistry],
-    collect() {
+    async collect() {
+      const s = await stats();
       // Label sets come and go with the images: start from zero each scrape.
       this.reset();
-      const s = stats();
       if (s) fill(this, s);
     },
   });

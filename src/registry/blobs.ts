@@ -1,7 +1,7 @@
-import type { FileHandle } from "node:fs/promises";
 import { RegistryError, type Digest } from "../oci/index.js";
 import type { Metadata } from "../meta/index.js";
-import type { BlobStore } from "../storage/index.js";
+import type { BlobReader, BlobStorage } from "../storage/index.js";
+import type { Clock } from "../config/clock.js";
 import { refreshGrace } from "./grace.js";
 
 export interface BlobInfo {
@@ -16,39 +16,37 @@ export type ReadAccess = (repository: string) => boolean;
 export class BlobService {
   constructor(
     private readonly meta: Metadata,
-    private readonly store: BlobStore,
+    private readonly storage: BlobStorage,
+    private readonly clock: Clock,
   ) {}
 
   /**
    * Answered from SQLite alone: HEAD never touches the blob file. A blob looked up may be about
    * to be referenced by a push that skipped uploading it: its GC grace clock restarts (grace.ts).
    */
-  stat(repository: string, digest: Digest): BlobInfo {
-    const repoId = this.meta.repositories.idOf(repository);
-    const linked = repoId === undefined ? undefined : this.meta.blobs.linkedStat(repoId, digest.value);
+  async stat(repository: string, digest: Digest): Promise<BlobInfo> {
+    const linked = await this.meta.blobs.linked(repository, digest.value);
     if (linked === undefined) throw new RegistryError("BLOB_UNKNOWN", undefined, { detail: { digest: digest.value } });
-    refreshGrace(linked.graceSince, () => this.meta.gc.touchBlob(digest.value));
+    await refreshGrace(this.clock, linked.graceSince, () => this.meta.blobs.touch(digest.value));
     return { digest, size: linked.size };
   }
 
-  /** The file of a blob the repository holds, open for reading (the caller closes it). */
-  async openFile(repository: string, digest: Digest): Promise<FileHandle> {
-    this.stat(repository, digest);
-    try {
-      return await this.store.openFile(digest);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === "ENOENT") {
-        // The row says stored but the file is gone: damage outside dvcr. Say so, never serve junk.
-        throw new RegistryError("BLOB_UNKNOWN", "blob content is missing from storage", { detail: { digest: digest.value } });
-      }
-      throw err;
-    }
+  /**
+   * Bytes [start, end] of a blob the repository holds (`stat` first): a URL the client may
+   * fetch them from directly when the backend has one, else the range opened for sending.
+   */
+  async read(digest: Digest, start: number, end: number): Promise<{ redirect: string } | { reader: BlobReader }> {
+    const redirect = await this.storage.redirectUrl(digest);
+    if (redirect !== undefined) return { redirect };
+    const reader = await this.storage.read(digest, start, end);
+    // The row says stored but the bytes are gone: damage outside dvcr. Say so, never serve junk.
+    if (!reader) throw new RegistryError("BLOB_UNKNOWN", "blob content is missing from storage", { detail: { digest: digest.value } });
+    return { reader };
   }
 
   /** Unlink a blob from a repository; the bytes stay until garbage collection finds them unused. */
-  delete(repository: string, digest: Digest): void {
-    const repoId = this.meta.repositories.idOf(repository);
-    if (repoId === undefined || !this.meta.blobs.unlink(repoId, digest.value)) {
+  async delete(repository: string, digest: Digest): Promise<void> {
+    if (!(await this.meta.blobs.unlink(repository, digest.value))) {
       throw new RegistryError("BLOB_UNKNOWN", undefined, { detail: { digest: digest.value } });
     }
   }
@@ -58,20 +56,10 @@ export class BlobService {
    * without it, any repository the caller can read (spec: automatic mount). Returns null when
    * no mount is possible, so the caller falls back to a normal upload.
    */
-  mount(repository: string, digest: Digest, from: string | undefined, canRead: ReadAccess): BlobInfo | null {
-    return this.meta.transaction(() => {
-      const sources = from === undefined ? this.meta.blobs.repositoriesHolding(digest.value) : [from];
-      const source = sources.find((name) => {
-        if (!canRead(name)) return false;
-        const id = this.meta.repositories.idOf(name);
-        return id !== undefined && this.meta.blobs.linkedSizeOf(id, digest.value) !== undefined;
-      });
-      if (source === undefined) return null;
-      const size = this.meta.blobs.sizeOf(digest.value)!;
-      this.meta.blobs.link(this.meta.repositories.ensure(repository), digest.value);
-      // A mount is the first step of a push: keep the blob out of GC until the manifest follows.
-      this.meta.gc.touchBlob(digest.value);
-      return { digest, size };
-    });
+  async mount(repository: string, digest: Digest, from: string | undefined, canRead: ReadAccess): Promise<BlobInfo | null> {
+    const candidates = from === undefined ? await this.meta.blobs.holders(digest.value) : [from];
+    // Re-checked in the mount's own transaction: a source may unlink the blob meanwhile.
+    const size = await this.meta.blobs.mount(repository, digest.value, candidates.filter(canRead));
+    return size === undefined ? null : { digest, size };
   }
 }

@@ -1,3 +1,5 @@
+import type { Clock } from "../config/clock.js";
+
 /**
  * A client that finds a blob (HEAD) or a child manifest already stored does not upload it again;
  * it references it from the manifest it pushes next. Had that object been unreferenced for longer
@@ -9,10 +11,10 @@
  */
 export const GRACE_REFRESH_AFTER_MS = 60_000;
 
-export function refreshGrace(graceSince: number, touch: () => void): void {
-  if (Date.now() - graceSince < GRACE_REFRESH_AFTER_MS) return;
+export async function refreshGrace(clock: Clock, graceSince: number, touch: () => Promise<void>): Promise<void> {
+  if (clock.now() - graceSince < GRACE_REFRESH_AFTER_MS) return;
   try {
-    touch();
+    await touch();
   } catch {
     // Not refreshed: the object keeps its older clock, which is what it had before the read.
   }

@@ -1,4 +1,4 @@
-export * from "./registry.js";
 export * from "./blobs.js";
 export * from "./uploads.js";
 export * from "./manifests.js";
+export * from "./single-process.js";

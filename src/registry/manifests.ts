@@ -5,11 +5,12 @@ import {
   isExternalBlob,
   parseManifest,
   parseTag,
-  type Descriptor,
   type Digest,
+  type ParsedManifest,
   type Reference,
 } from "../oci/index.js";
-import type { ManifestRecord, ManifestSummary, Metadata, Page } from "../meta/index.js";
+import type { Clock } from "../config/clock.js";
+import type { ManifestRecord, ManifestSummary, Metadata, Page, ReferenceProblem } from "../meta/index.js";
 import { refreshGrace } from "./grace.js";
 
 export interface PutManifestResult {
@@ -23,14 +24,26 @@ export interface TagPage {
   next?: string;
 }
 
+/** A manifest just committed, parsed (listeners need not read it back). */
+export interface ManifestPutEvent {
+  repository: string;
+  digest: string;
+  mediaType: string;
+  tags: string[];
+  manifest: ParsedManifest;
+}
+
 /** Told after a manifest is committed (e.g. the disk index inspects it); never blocks the push. */
-export type ManifestPutListener = (event: { repository: string; digest: string; mediaType: string; tags: string[] }) => void;
+export type ManifestPutListener = (event: ManifestPutEvent) => void;
 
 /** Manifests, tags and referrers of one repository: validation, storage and lookups. */
 export class ManifestService {
   private readonly putListeners: ManifestPutListener[] = [];
 
-  constructor(private readonly meta: Metadata) {}
+  constructor(
+    private readonly meta: Metadata,
+    private readonly clock: Clock,
+  ) {}
 
   onPut(listener: ManifestPutListener): void {
     this.putListeners.push(listener);
@@ -41,7 +54,13 @@ export class ManifestService {
    * checked in the same transaction that stores it, so a manifest can never point at a blob
    * that a concurrent delete just removed.
    */
-  put(repository: string, reference: Reference, body: Buffer, contentType: string | undefined, extraTags: string[] = []): PutManifestResult {
+  async put(
+    repository: string,
+    reference: Reference,
+    body: Buffer,
+    contentType: string | undefined,
+    extraTags: string[] = [],
+  ): Promise<PutManifestResult> {
     const manifest = parseManifest(body, contentType);
     const algorithm = reference.kind === "digest" ? reference.digest.algorithm : "sha256";
     const digest = digestOf(algorithm, createHash(algorithm).update(body).digest("hex"));
@@ -52,28 +71,24 @@ export class ManifestService {
     }
     const tags = [...(reference.kind === "tag" ? [reference.tag] : []), ...extraTags.map(parseTag)];
     const blobs = manifest.blobs.filter((d) => !isExternalBlob(d));
-    this.meta.transaction(() => {
-      const repoId = this.meta.repositories.ensure(repository);
-      for (const d of blobs) this.checkReference(d, this.meta.blobs.linkedSizeOf(repoId, d.digest), "blob");
-      for (const d of manifest.manifests) this.checkReference(d, this.meta.manifests.get(repoId, repository, d.digest)?.size, "manifest");
-      this.meta.manifests.put(
-        repoId,
-        {
-          digest: digest.value,
-          mediaType: manifest.mediaType,
-          content: body,
-          artifactType: manifest.artifactType,
-          subject: manifest.subject?.digest,
-          annotations: manifest.annotations,
-          blobs: blobs.map((d) => d.digest),
-          manifests: manifest.manifests.map((d) => d.digest),
-        },
-        tags,
-      );
-      // Pushed again (e.g. an index's child before the index): restart its grace period.
-      this.meta.gc.touchManifest(repoId, digest.value);
-    });
-    for (const listener of this.putListeners) listener({ repository, digest: digest.value, mediaType: manifest.mediaType, tags });
+    const problem = await this.meta.manifests.put(
+      repository,
+      {
+        digest: digest.value,
+        mediaType: manifest.mediaType,
+        content: body,
+        artifactType: manifest.artifactType,
+        subject: manifest.subject?.digest,
+        annotations: manifest.annotations,
+        blobs: blobs.map((d) => d.digest),
+        manifests: manifest.manifests.map((d) => d.digest),
+      },
+      tags,
+      { blobs, manifests: manifest.manifests },
+    );
+    if (problem) throw referenceError(problem);
+    const event: ManifestPutEvent = { repository, digest: digest.value, mediaType: manifest.mediaType, tags, manifest };
+    for (const listener of this.putListeners) listener(event);
     return { digest, subject: manifest.subject?.digest };
   }
 
@@ -81,64 +96,63 @@ export class ManifestService {
    * A manifest looked up by digest may be a child an index push is about to reference without
    * pushing it again: its GC grace clock restarts (grace.ts). A tag keeps its manifest anyway.
    */
-  get(repository: string, reference: Reference): ManifestRecord {
-    const repoId = this.repositoryId(repository);
+  async get(repository: string, reference: Reference): Promise<ManifestRecord> {
     const record =
       reference.kind === "tag"
-        ? this.meta.manifests.getByTag(repoId, repository, reference.tag)
-        : this.meta.manifests.get(repoId, repository, reference.digest.value);
-    if (!record) throw manifestUnknown(reference);
-    if (reference.kind === "digest") refreshGrace(record.graceSince, () => this.meta.gc.touchManifest(repoId, record.digest));
+        ? await this.meta.manifests.getByTag(repository, reference.tag)
+        : await this.meta.manifests.get(repository, reference.digest.value);
+    if (!record) throw await this.unknown(repository, reference);
+    if (reference.kind === "digest") await refreshGrace(this.clock, record.graceSince, () => this.meta.manifests.touch(repository, record.digest));
     return record;
   }
 
   /** DELETE by tag removes the tag only; by digest removes the manifest and its tags. */
-  delete(repository: string, reference: Reference): void {
-    const repoId = this.repositoryId(repository);
+  async delete(repository: string, reference: Reference): Promise<void> {
     const deleted =
       reference.kind === "tag"
-        ? this.meta.manifests.deleteTag(repoId, reference.tag)
-        : this.meta.manifests.delete(repoId, reference.digest.value);
-    if (!deleted) throw manifestUnknown(reference);
+        ? await this.meta.manifests.deleteTag(repository, reference.tag)
+        : await this.meta.manifests.delete(repository, reference.digest.value);
+    if (!deleted) throw await this.unknown(repository, reference);
   }
 
-  tags(repository: string, page: Page): TagPage {
-    const repoId = this.repositoryId(repository);
-    const { items, next } = paginate(page, (p) => this.meta.manifests.listTags(repoId, p));
+  async tags(repository: string, page: Page): Promise<TagPage> {
+    const { items, next } = await paginate(page, (p) => this.meta.manifests.listTags(repository, p));
+    // An empty list may be an unknown repository: asked only then, off the hot path.
+    if (items.length === 0 && !(await this.meta.repositories.exists(repository))) throw nameUnknown(repository);
     return { tags: items, next };
   }
 
   /** Manifests whose `subject` is `digest`; the subject itself need not exist (spec). */
-  referrers(repository: string, digest: Digest, artifactType?: string): ManifestSummary[] {
-    const repoId = this.meta.repositories.idOf(repository);
-    if (repoId === undefined) return [];
-    const all = this.meta.manifests.referrers(repoId, digest.value);
+  async referrers(repository: string, digest: Digest, artifactType?: string): Promise<ManifestSummary[]> {
+    const all = await this.meta.manifests.referrers(repository, digest.value);
     return artifactType === undefined ? all : all.filter((m) => m.artifactType === artifactType);
   }
 
-  catalog(page: Page): { repositories: string[]; next?: string } {
-    const { items, next } = paginate(page, (p) => this.meta.repositories.list(p));
+  async catalog(page: Page): Promise<{ repositories: string[]; next?: string }> {
+    const { items, next } = await paginate(page, (p) => this.meta.repositories.list(p));
     return { repositories: items, next };
   }
 
-  private repositoryId(repository: string): number {
-    const id = this.meta.repositories.idOf(repository);
-    if (id === undefined) throw new RegistryError("NAME_UNKNOWN", undefined, { detail: { name: repository } });
-    return id;
+  /** A lookup missed: the repository, or only the manifest, is unknown. */
+  private async unknown(repository: string, reference: Reference): Promise<RegistryError> {
+    return (await this.meta.repositories.exists(repository)) ? manifestUnknown(reference) : nameUnknown(repository);
   }
+}
 
-  private checkReference(d: Descriptor, storedSize: number | undefined, kind: "blob" | "manifest"): void {
-    if (storedSize === undefined) {
-      throw new RegistryError("MANIFEST_BLOB_UNKNOWN", `manifest references a ${kind} unknown to this repository`, {
-        detail: { digest: d.digest },
-      });
-    }
-    if (storedSize !== d.size) {
-      throw new RegistryError("MANIFEST_INVALID", `descriptor size ${d.size} does not match the stored ${kind} (${storedSize} bytes)`, {
-        detail: { digest: d.digest, size: d.size, stored: storedSize },
-      });
-    }
+function nameUnknown(repository: string): RegistryError {
+  return new RegistryError("NAME_UNKNOWN", undefined, { detail: { name: repository } });
+}
+
+/** The spec's error for a manifest referencing what the repository does not hold (or at another size). */
+function referenceError(problem: ReferenceProblem): RegistryError {
+  if (problem.stored === undefined) {
+    return new RegistryError("MANIFEST_BLOB_UNKNOWN", `manifest references a ${problem.kind} unknown to this repository`, {
+      detail: { digest: problem.digest },
+    });
   }
+  return new RegistryError("MANIFEST_INVALID", `descriptor size ${problem.size} does not match the stored ${problem.kind} (${problem.stored} bytes)`, {
+    detail: { digest: problem.digest, size: problem.size, stored: problem.stored },
+  });
 }
 
 function manifestUnknown(reference: Reference): RegistryError {
@@ -147,10 +161,10 @@ function manifestUnknown(reference: Reference): RegistryError {
 }
 
 /** Fetch one more than asked to learn whether a next page exists, without a COUNT query. */
-function paginate(page: Page, fetch: (p: Page) => string[]): { items: string[]; next?: string } {
-  if (page.limit === undefined) return { items: fetch(page) };
+async function paginate(page: Page, fetch: (p: Page) => Promise<string[]>): Promise<{ items: string[]; next?: string }> {
+  if (page.limit === undefined) return { items: await fetch(page) };
   if (page.limit === 0) return { items: [] };
-  const fetched = fetch({ last: page.last, limit: page.limit + 1 });
+  const fetched = await fetch({ last: page.last, limit: page.limit + 1 });
   if (fetched.length <= page.limit) return { items: fetched };
   const items = fetched.slice(0, page.limit);
   return { items, next: items[items.length - 1] };

@@ -1,7 +1,11 @@
-import { randomUUID } from "node:crypto";
-import { promises as fs } from "node:fs";
-import path from "node:path";
-import type { Registry } from "./registry.js";
+import type { Metadata } from "../meta/index.js";
+import type { BlobStorage } from "../storage/index.js";
+
+/** What readiness asks: the metadata answers, the storage has room and takes writes. */
+export interface ReadinessPort {
+  meta: Pick<Metadata, "usage">;
+  storage: Pick<BlobStorage, "capacity" | "checkWritable">;
+}
 
 export interface Readiness {
   ready: boolean;
@@ -20,14 +24,15 @@ export interface Readiness {
  * (pulls, tag lists and deletes keep working; a full volume must not take image pulls away
  * from the cluster).
  */
-export async function checkReadiness(registry: Registry): Promise<Readiness> {
-  const database = checkDatabase(registry);
-  const stats = await registry.capacity.stats().catch((err: Error) => err);
+export async function checkReadiness(registry: ReadinessPort): Promise<Readiness> {
+  const database = await checkDatabase(registry);
+  const stats = await registry.storage.capacity.stats().catch((err: Error) => err);
   const full = !(stats instanceof Error) && stats.freeBytes <= stats.reserveBytes;
-  const root = await checkWritable(registry.layout.root);
+  const writable = await registry.storage.checkWritable();
+  const root = writable.ok ? "ok" : writable.message;
   const storage = stats instanceof Error ? `statfs failed: ${stats.message}` : full ? "full: read-only mode" : "ok";
-  // A write probe may fail with ENOSPC on a full volume: that is the read-only mode, not a fault.
-  const rootOk = root === "ok" || (full && root.startsWith("ENOSPC"));
+  // A write probe may fail for want of space on a full volume: that is the read-only mode, not a fault.
+  const rootOk = writable.ok || (full && writable.full);
   return {
     ready: database === "ok" && rootOk && !(stats instanceof Error),
     mode: full ? "read-only" : "read-write",
@@ -35,23 +40,11 @@ export async function checkReadiness(registry: Registry): Promise<Readiness> {
   };
 }
 
-function checkDatabase(registry: Registry): string {
+async function checkDatabase(registry: ReadinessPort): Promise<string> {
   try {
-    registry.meta.gc.usage();
+    await registry.meta.usage();
     return "ok";
   } catch (err) {
     return `unavailable: ${(err as Error).message}`;
-  }
-}
-
-/** Create and remove a small file: catches read-only remounts and permission changes. */
-async function checkWritable(root: string): Promise<string> {
-  const probe = path.join(root, `.readyz-${randomUUID()}`);
-  try {
-    await fs.writeFile(probe, "");
-    await fs.rm(probe, { force: true });
-    return "ok";
-  } catch (err) {
-    return `${(err as NodeJS.ErrnoException).code ?? "error"}: ${(err as Error).message}`;
   }
 }

@@ -1,7 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { RegistryError, type Digest } from "../oci/index.js";
 import type { Metadata, UploadRecord } from "../meta/index.js";
-import { isStorageFull, type BlobClaims, type UploadFiles } from "../storage/index.js";
+import { isStorageFull, type BlobStorage } from "../storage/index.js";
+import { UploadWriters, type BlobClaims } from "./single-process.js";
 import type { BlobInfo } from "./blobs.js";
 
 export type ByteSource = AsyncIterable<Buffer | string>;
@@ -20,27 +21,22 @@ export interface ChunkDeclaration {
  */
 export class UploadService {
   /** Sessions with a request streaming into them; a second concurrent writer is refused. */
-  private readonly busy = new Set<string>();
+  private readonly writers = new UploadWriters();
 
   constructor(
     private readonly meta: Metadata,
-    private readonly files: UploadFiles,
+    private readonly storage: BlobStorage,
     private readonly claims: BlobClaims,
   ) {}
 
-  /** How upload bytes reach the disk: O_DIRECT, or the page cache and why. */
-  get writePath(): { direct: boolean; refusal?: string } {
-    return { direct: this.files.directWrites, refusal: this.files.directRefusal };
-  }
-
   async start(repository: string): Promise<UploadRecord> {
     const id = randomUUID();
-    await this.files.create(id);
-    return this.meta.uploads.create(id, repository);
+    await this.storage.beginUpload(id);
+    return await this.meta.uploads.create(id, repository);
   }
 
-  status(repository: string, uploadId: string): UploadRecord {
-    const upload = this.meta.uploads.get(uploadId);
+  async status(repository: string, uploadId: string): Promise<UploadRecord> {
+    const upload = await this.meta.uploads.get(uploadId);
     if (!upload || upload.repository !== repository) {
       throw new RegistryError("BLOB_UPLOAD_UNKNOWN", undefined, { detail: { uploadId } });
     }
@@ -71,18 +67,13 @@ export class UploadService {
       const release = await this.claims.claim(digest.value);
       try {
         try {
-          await this.files.commit(upload.id, upload.size, digest);
+          await this.storage.commitUpload(upload.id, upload.size, digest);
         } catch (err) {
           // A wrong digest ends the session (as distribution does): nothing of it is kept.
           if (err instanceof RegistryError) await this.discard(upload.id);
           throw err;
         }
-        this.meta.transaction(() => {
-          this.meta.blobs.record(digest.value, upload.size);
-          this.meta.gc.touchBlob(digest.value);
-          this.meta.blobs.link(this.meta.repositories.ensure(repository), digest.value);
-          this.meta.uploads.delete(upload.id);
-        });
+        await this.meta.blobs.commitUpload(upload.id, repository, digest.value, upload.size);
       } finally {
         release();
       }
@@ -96,13 +87,16 @@ export class UploadService {
    * it was kept.
    */
   async purgeIfIdle(uploadId: string, idleBefore: number): Promise<number | null> {
-    const upload = this.meta.uploads.get(uploadId);
-    // Checked and removed in one tick: `exclusive` marks a session busy in the same tick it reads it.
-    if (!upload || upload.updatedAt > idleBefore || this.busy.has(uploadId)) return null;
-    this.meta.uploads.delete(uploadId);
-    const bytes = (await this.files.fileSize(uploadId)) ?? 0;
-    await this.files.remove(uploadId);
-    return bytes;
+    // Taken first, then the row deleted only if still idle: a write that landed meanwhile keeps it.
+    if (!this.writers.take(uploadId)) return null;
+    try {
+      if (!(await this.meta.uploads.deleteIfIdle(uploadId, idleBefore))) return null;
+      const bytes = (await this.storage.uploadSize(uploadId)) ?? 0;
+      await this.storage.abortUpload(uploadId);
+      return bytes;
+    } finally {
+      this.writers.release(uploadId);
+    }
   }
 
   /**
@@ -111,21 +105,16 @@ export class UploadService {
    */
   async recover(): Promise<{ dropped: number; removedFiles: number }> {
     let dropped = 0;
-    let removedFiles = 0;
     const known = new Set<string>();
-    for (const upload of this.meta.uploads.list()) {
-      if ((await this.files.fileSize(upload.id)) === null) {
-        this.meta.uploads.delete(upload.id);
+    for (const upload of await this.meta.uploads.list()) {
+      if ((await this.storage.uploadSize(upload.id)) === null) {
+        await this.meta.uploads.delete(upload.id);
         dropped++;
       } else {
         known.add(upload.id);
       }
     }
-    for (const name of await this.files.listFiles()) {
-      if (known.has(name)) continue;
-      await this.files.removeFile(name);
-      removedFiles++;
-    }
+    const removedFiles = await this.storage.pruneUploads((id) => known.has(id));
     return { dropped, removedFiles };
   }
 
@@ -154,34 +143,33 @@ export class UploadService {
     // A body longer or shorter than declared is rolled back: it never becomes part of the blob.
     let size: number;
     try {
-      size = await this.files.append(upload.id, upload.size, body, { length: chunk.length });
+      size = await this.storage.appendUpload(upload.id, upload.size, body, { length: chunk.length });
     } catch (err) {
       // Out of space: give back everything the session holds; the client starts over (507).
       if (isStorageFull(err)) await this.discard(upload.id).catch(() => undefined);
       throw err;
     }
-    this.meta.uploads.setSize(upload.id, size);
+    await this.meta.uploads.setSize(upload.id, size);
     upload.size = size;
-    upload.updatedAt = Date.now();
   }
 
   private async discard(uploadId: string): Promise<void> {
-    this.meta.uploads.delete(uploadId);
-    await this.files.remove(uploadId);
+    await this.meta.uploads.delete(uploadId);
+    await this.storage.abortUpload(uploadId);
   }
 
   private async exclusive<T>(repository: string, uploadId: string, fn: (upload: UploadRecord) => Promise<T>): Promise<T> {
-    const upload = this.status(repository, uploadId);
-    if (this.busy.has(uploadId)) {
+    // Taken before the session is read, so GC's purge and a second writer never slip in between.
+    if (!this.writers.take(uploadId)) {
+      const upload = await this.status(repository, uploadId);
       throw new RegistryError("RANGE_INVALID", "another request is writing to this upload", {
         headers: rangeHeaders(upload),
       });
     }
-    this.busy.add(uploadId);
     try {
-      return await fn(upload);
+      return await fn(await this.status(repository, uploadId));
     } finally {
-      this.busy.delete(uploadId);
+      this.writers.release(uploadId);
     }
   }
 }

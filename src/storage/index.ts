@@ -1,7 +1,5 @@
-export * from "./paths.js";
-export * from "./blob-store.js";
-export * from "./upload-files.js";
+export * from "./blob-storage.js";
 export * from "./capacity.js";
-export * from "./blob-claims.js";
-export * from "./range-pump.js";
 export * from "./block-pool.js";
+export { FsBlobStorage, type FsBlobStorageOptions } from "./fs/fs-blob-storage.js";
+export { StorageLayout } from "./fs/paths.js";

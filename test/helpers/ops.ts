@@ -1,5 +1,3 @@
-import path from "node:path";
-import BetterSqlite3 from "better-sqlite3";
 import { DEFAULT_CONFIG, type Config } from "../../src/config/config.js";
 import type { GcReport } from "../../src/gc/collector.js";
 import type { ScrubReport } from "../../src/gc/scrub.js";
@@ -27,25 +25,6 @@ export function runGc(client: TestClient, body: { dryRun?: boolean; grace?: stri
 
 export function runScrub(client: TestClient, body: { repository?: string; repair?: boolean } = {}): Promise<ScrubReport> {
   return postJson<ScrubReport>(client, "/api/v1/scrub", body);
-}
-
-/**
- * Make everything in a data root look `ms` older (GC's grace periods are an hour by default; a
- * test cannot wait that long). Edits the live database beside the running server, as WAL allows.
- */
-export function ageDatabase(root: string, ms: number): void {
-  const db = new BetterSqlite3(path.join(root, "meta.db"), { timeout: 5000 });
-  try {
-    db.transaction(() => {
-      db.prepare("UPDATE manifests SET created_at = created_at - ?, idle_since = idle_since - ?").run(ms, ms);
-      db.prepare("UPDATE blobs SET created_at = created_at - ?, idle_since = idle_since - ?").run(ms, ms);
-      db.prepare("UPDATE repositories SET created_at = created_at - ?").run(ms);
-      db.prepare("UPDATE repository_blobs SET created_at = created_at - ?").run(ms);
-      db.prepare("UPDATE uploads SET created_at = created_at - ?, updated_at = updated_at - ?").run(ms, ms);
-    })();
-  } finally {
-    db.close();
-  }
 }
 
 /** The value of one sample of a Prometheus text exposition, or undefined when absent. */

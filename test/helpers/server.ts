@@ -5,6 +5,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { DEFAULT_CONFIG, type Config } from "../../src/config/config.js";
 import { createLogger } from "../../src/http/logger.js";
+import type { OpenOptions } from "../../src/assembly/open-registry.js";
 import { startServer, type RunningServer } from "../../src/http/server.js";
 
 export interface TestServer extends RunningServer {
@@ -18,9 +19,9 @@ export function tempDir(prefix = "dvcr-test-"): string {
 }
 
 /** A real registry listening on 127.0.0.1 with a free port and a fresh data root. */
-export async function startTestServer(overrides: Partial<Config> = {}, root = tempDir()): Promise<TestServer> {
+export async function startTestServer(overrides: Partial<Config> = {}, root = tempDir(), options: OpenOptions = {}): Promise<TestServer> {
   const config: Config = { ...DEFAULT_CONFIG, listen: "127.0.0.1:0", root, log: { level: (process.env.DVCR_TEST_LOG ?? "silent") as Config["log"]["level"] }, ...overrides };
-  const running = await startServer(config, createLogger(config.log.level));
+  const running = await startServer(config, createLogger(config.log.level), options);
   return {
     ...running,
     root,

@@ -6,7 +6,8 @@ import { describe, test } from "node:test";
 import { sha256, TestClient } from "../helpers/client.js";
 import { pushOwnImage, type PushedManifest } from "../helpers/images.js";
 import { checkStorageInvariants } from "../helpers/invariants.js";
-import { HOUR, ageDatabase, opsConfig, runGc } from "../helpers/ops.js";
+import { ShiftedClock } from "../helpers/clock.js";
+import { HOUR, opsConfig, runGc } from "../helpers/ops.js";
 import { startTestServer } from "../helpers/server.js";
 
 /** Soak length: DVCR_SOAK_SECONDS (the 60 s), 20 s by default to keep the suite short. */
@@ -32,25 +33,26 @@ async function pullsByteForByte(client: TestClient, repo: string, tag: string, i
 
 describe("garbage collection with pushes in flight", () => {
   test("a blob re-uploaded while GC is deleting it ends up stored (the upload waits for the unlink)", async () => {
-    const server = await startTestServer(opsConfig());
+    const clock = new ShiftedClock();
+    const server = await startTestServer(opsConfig(), undefined, { clock });
     const client = new TestClient(server.url);
     try {
       const data = randomBytes(300_000);
       const digest = await client.pushBlob("race/a", data);
-      ageDatabase(server.root, 2 * HOUR);
-      const { claims, meta, store } = server.registry;
+      clock.advance(2 * HOUR);
+      const { claims, meta, storage } = server.registry;
 
       // GC, stopped between its two steps: the row is gone, the file is not yet unlinked.
       const finish = claims.beginRemoval(digest);
       assert.ok(finish);
-      assert.equal(meta.gc.deleteBlobIfCollectable(digest, Date.now() - HOUR), data.length);
+      assert.equal(await meta.collection.deleteBlobIfCollectable(digest, clock.now() - HOUR), data.length);
 
       let settled = false;
       const upload = client.pushBlob("race/b", data).finally(() => (settled = true));
       await new Promise((r) => setTimeout(r, 300));
       assert.equal(settled, false, "the commit waits until GC has unlinked the old file");
 
-      await store.remove({ algorithm: "sha256", hex: digest.slice(7), value: digest });
+      await storage.delete({ algorithm: "sha256", hex: digest.slice(7), value: digest });
       finish!();
       assert.equal(await upload, digest);
       assert.ok(existsSync(blobFile(server.root, digest)), "the re-uploaded bytes are in place");
@@ -63,11 +65,12 @@ describe("garbage collection with pushes in flight", () => {
   });
 
   test("GC leaves alone a digest an upload is committing (claimed between rename and commit)", async () => {
-    const server = await startTestServer(opsConfig());
+    const clock = new ShiftedClock();
+    const server = await startTestServer(opsConfig(), undefined, { clock });
     const client = new TestClient(server.url);
     try {
       const digest = await client.pushBlob("race/claimed", randomBytes(1000));
-      ageDatabase(server.root, 2 * HOUR);
+      clock.advance(2 * HOUR);
       const release = await server.registry.claims.claim(digest);
       assert.equal((await runGc(client)).blobs.deleted, 0);
       assert.ok(existsSync(blobFile(server.root, digest)));

@@ -3,11 +3,11 @@ import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, utimesSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterEach, describe, test } from "node:test";
-import BetterSqlite3 from "better-sqlite3";
 import { sha256, TestClient } from "../helpers/client.js";
 import { headStatus, pushIndex, pushOwnImage, descriptorOf } from "../helpers/images.js";
 import { checkStorageInvariants } from "../helpers/invariants.js";
-import { HOUR, ageDatabase, opsConfig, runGc } from "../helpers/ops.js";
+import { ShiftedClock } from "../helpers/clock.js";
+import { HOUR, opsConfig, runGc } from "../helpers/ops.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";
 
 function blobFile(root: string, digest: string): string {
@@ -18,8 +18,10 @@ function blobFile(root: string, digest: string): string {
 describe("garbage collection: mark and sweep", () => {
   let server: TestServer;
   let client: TestClient;
+  let clock: ShiftedClock;
   const start = async () => {
-    server = await startTestServer(opsConfig());
+    clock = new ShiftedClock();
+    server = await startTestServer(opsConfig(), undefined, { clock });
     client = new TestClient(server.url);
   };
   afterEach(async () => {
@@ -33,24 +35,17 @@ describe("garbage collection: mark and sweep", () => {
     const layerDigest = await client.pushBlob("gc/skip", layer);
     const child = await pushOwnImage(client, "gc/skip");
     const forgotten = await client.pushBlob("gc/skip", randomBytes(3000));
-    ageDatabase(server.root, 2 * HOUR);
+    clock.advance(2 * HOUR);
 
     // A push that finds the layer and the child manifest stored does not send them again.
     assert.equal(await headStatus(client, "gc/skip", "blobs", layerDigest), 200);
     assert.equal(await headStatus(client, "gc/skip", "manifests", child.digest), 200);
     // Within a minute, a second lookup writes nothing (the read path stays read-only).
-    const clock = () => {
-      const db = new BetterSqlite3(path.join(server.root, "meta.db"), { readonly: true });
-      try {
-        return (db.prepare("SELECT idle_since FROM blobs WHERE digest = ?").get(layerDigest) as { idle_since: number }).idle_since;
-      } finally {
-        db.close();
-      }
-    };
-    const first = clock();
-    assert.ok(Date.now() - first < 60_000, "the lookup restarted the clock");
+    const graceSince = async () => (await server.registry.meta.blobs.linked("gc/skip", layerDigest))!.graceSince;
+    const first = await graceSince();
+    assert.ok(clock.now() - first < 60_000, "the lookup restarted the clock");
     assert.equal(await headStatus(client, "gc/skip", "blobs", layerDigest), 200);
-    assert.equal(clock(), first);
+    assert.equal(await graceSince(), first);
 
     const gc = await runGc(client);
     assert.equal(gc.blobs.deleted, 1, "only the blob nobody looked at");
@@ -101,7 +96,7 @@ describe("garbage collection: mark and sweep", () => {
     const a = await pushOwnImage(client, "gc/clock", "a");
     const b = await pushOwnImage(client, "gc/clock", "b");
     const c = await pushOwnImage(client, "gc/clock", "c");
-    ageDatabase(server.root, 2 * HOUR);
+    clock.advance(2 * HOUR);
     assert.equal((await client.fetch("/v2/gc/clock/manifests/a", { method: "DELETE" })).status, 202); // untag a
     assert.equal((await client.fetch(`/v2/gc/clock/manifests/${b.digest}`, { method: "DELETE" })).status, 202); // delete b
 
@@ -109,7 +104,7 @@ describe("garbage collection: mark and sweep", () => {
     assert.equal(report.manifests.deleted, 0, "a was untagged a moment ago");
     assert.equal(report.blobs.deleted, 0, "b's blobs lost their reference a moment ago");
 
-    ageDatabase(server.root, 2 * HOUR);
+    clock.advance(2 * HOUR);
     report = await runGc(client);
     assert.equal(report.manifests.deleted, 1, "a, untagged for 2h");
     assert.equal(report.blobs.deleted, 4, "a's blobs (freed with a in one run) and b's");
@@ -129,7 +124,7 @@ describe("garbage collection: mark and sweep", () => {
       artifactType: "application/vnd.example.sbom",
     });
     const shared = await pushOwnImage(client, repo, "shared");
-    ageDatabase(server.root, 2 * HOUR);
+    clock.advance(2 * HOUR);
 
     let report = await runGc(client);
     assert.equal(report.manifests.deleted, 1, "only the referrer of a subject that does not exist");
@@ -139,7 +134,7 @@ describe("garbage collection: mark and sweep", () => {
     assert.deepEqual(referrers.manifests.map((m) => m.digest), [signature.digest]);
 
     assert.equal((await client.fetch(`/v2/${repo}/manifests/multi`, { method: "DELETE" })).status, 202);
-    ageDatabase(server.root, 2 * HOUR);
+    clock.advance(2 * HOUR);
     report = await runGc(client);
     assert.equal(report.manifests.deleted, 4, "the index, its two children and its referrer");
     assert.equal(report.blobs.deleted, 6);
@@ -155,7 +150,7 @@ describe("garbage collection: mark and sweep", () => {
     const blobDigest = await client.pushBlob("gc/repush", blob);
     const mountable = randomBytes(1024);
     const mountDigest = await client.pushBlob("gc/source", mountable);
-    ageDatabase(server.root, 2 * HOUR);
+    clock.advance(2 * HOUR);
 
     assert.equal((await client.pushManifest("gc/repush", m.digest, m.body, m.mediaType)).status, 201);
     await client.pushBlob("gc/repush", blob);
@@ -164,7 +159,7 @@ describe("garbage collection: mark and sweep", () => {
 
     let report = await runGc(client);
     assert.deepEqual([report.manifests.deleted, report.blobs.deleted], [0, 0], "all three were just pushed again");
-    ageDatabase(server.root, 2 * HOUR);
+    clock.advance(2 * HOUR);
     report = await runGc(client);
     assert.deepEqual([report.manifests.deleted, report.blobs.deleted], [1, 4], "the manifest with its 2 blobs, the lone blob, the mounted blob");
     assert.equal(await headStatus(client, "gc/repush", "blobs", blobDigest), 404);
@@ -201,7 +196,8 @@ describe("garbage collection: mark and sweep", () => {
   });
 
   test("upload sessions idle past the TTL are purged with their files; a session being written to is not", async () => {
-    server = await startTestServer(opsConfig({ gc: { uploadTtl: 24 * HOUR } }));
+    clock = new ShiftedClock();
+    server = await startTestServer(opsConfig({ gc: { uploadTtl: 24 * HOUR } }), undefined, { clock });
     client = new TestClient(server.url);
     const idle = await client.startUpload("gc/uploads");
     assert.equal((await client.fetch(idle, { method: "PATCH", body: randomBytes(100_000) })).status, 202);
@@ -224,7 +220,7 @@ describe("garbage collection: mark and sweep", () => {
     const patching = client.fetch(busy, { method: "PATCH", body });
     while (sent < 1) await new Promise((r) => setTimeout(r, 10));
     await new Promise((r) => setTimeout(r, 100));
-    ageDatabase(server.root, 25 * HOUR);
+    clock.advance(25 * HOUR);
 
     const report = await runGc(client);
     assert.deepEqual([report.uploads.purged, report.uploads.bytes], [1, 100_000]);

@@ -5,12 +5,14 @@ import { DEFAULT_CONFIG } from "../../src/config/config.js";
 import { errorCodes, TestClient } from "../helpers/client.js";
 import { headStatus, pushOwnImage } from "../helpers/images.js";
 import { checkStorageInvariants } from "../helpers/invariants.js";
-import { HOUR, ageDatabase, opsConfig, runGc } from "../helpers/ops.js";
+import { ShiftedClock } from "../helpers/clock.js";
+import { HOUR, opsConfig, runGc } from "../helpers/ops.js";
 import { startTestServer } from "../helpers/server.js";
 
 describe("repository deletion and the owners' keep list", () => {
   test("DELETE /api/v1/repositories/<name> removes every tag and manifest; GC reclaims the bytes after the grace period", async () => {
-    const server = await startTestServer(opsConfig());
+    const clock = new ShiftedClock();
+    const server = await startTestServer(opsConfig(), undefined, { clock });
     const client = new TestClient(server.url);
     try {
       const v1 = await pushOwnImage(client, "vi/ns/disk", "v1");
@@ -29,7 +31,7 @@ describe("repository deletion and the owners' keep list", () => {
 
       // An admin's delete restarts the grace clocks: a client that just saw these blobs may reuse them.
       assert.equal((await runGc(client)).blobs.deleted, 0);
-      ageDatabase(server.root, 2 * HOUR);
+      clock.advance(2 * HOUR);
       const report = await runGc(client);
       assert.equal(report.blobs.deleted, 6, "config and layer of each of the 3 manifests");
       assert.equal(await headStatus(client, "vi/ns/other", "blobs", other.blobs[1]!.digest), 200);
@@ -54,7 +56,8 @@ describe("repository deletion and the owners' keep list", () => {
   });
 
   test("gc with keepRepositories deletes every idle cvi/, vi/, vd/ repository not listed, and reclaims its bytes in the same run", async () => {
-    const server = await startTestServer(opsConfig());
+    const clock = new ShiftedClock();
+    const server = await startTestServer(opsConfig(), undefined, { clock });
     const client = new TestClient(server.url);
     try {
       const live = await pushOwnImage(client, "cvi/ubuntu", "latest");
@@ -62,7 +65,7 @@ describe("repository deletion and the owners' keep list", () => {
       await pushOwnImage(client, "vi/ns/gone", "latest");
       await pushOwnImage(client, "vd/ns/disk-cache", "latest");
       await pushOwnImage(client, "library/busybox", "latest");
-      ageDatabase(server.root, 2 * HOUR);
+      clock.advance(2 * HOUR);
       // Pushed just now: its owner may have been created after the keep list was taken.
       await pushOwnImage(client, "vi/ns/brand-new", "latest");
       const keepRepositories = ["cvi/ubuntu", "vi/ns/not-pushed-yet"];
@@ -105,9 +108,14 @@ describe("repository deletion and the owners' keep list", () => {
       await client.pushBlob("ops/tasks", randomBytes(100));
       await runGc(client, { dryRun: true });
       const { tasks } = (await (await client.fetch("/api/v1/tasks")).json()) as {
-        tasks: { name: string; running: boolean; schedule: string; nextRun: string | null; last?: { trigger: string; result?: { dryRun: boolean } } }[];
+        tasks: { name: string; running: boolean; schedule: string | null; nextRun: string | null; last?: { trigger: string; result?: { dryRun: boolean } } }[];
       };
-      assert.deepEqual(tasks.map((t) => [t.name, t.schedule, t.nextRun, t.running]), [["gc", "off", null, false], ["scrub", "off", null, false]]);
+      assert.deepEqual(tasks.map((t) => [t.name, t.schedule, t.nextRun, t.running]), [
+        ["gc", "off", null, false],
+        ["scrub", "off", null, false],
+        ["index.probe", null, null, false],
+        ["index.checksum", null, null, false],
+      ]);
       assert.equal(tasks[0]!.last?.trigger, "api");
       assert.equal(tasks[0]!.last?.result?.dryRun, true);
     } finally {
@@ -116,7 +124,8 @@ describe("repository deletion and the owners' keep list", () => {
   });
 
   test("GET /api/v1/storage reports the volume and what GC would reclaim", async () => {
-    const server = await startTestServer(opsConfig());
+    const clock = new ShiftedClock();
+    const server = await startTestServer(opsConfig(), undefined, { clock });
     const client = new TestClient(server.url);
     try {
       const kept = await pushOwnImage(client, "ops/storage", "v1");
@@ -124,7 +133,7 @@ describe("repository deletion and the owners' keep list", () => {
       await client.pushBlob("ops/storage", lone);
       const session = await client.startUpload("ops/storage");
       assert.equal((await client.fetch(session, { method: "PATCH", body: randomBytes(3000) })).status, 202);
-      ageDatabase(server.root, 2 * HOUR);
+      clock.advance(2 * HOUR);
       const s = (await (await client.fetch("/api/v1/storage")).json()) as Record<string, number | boolean>;
       const blobBytes = kept.blobs.reduce((n, b) => n + b.size, 0) + lone.length;
       assert.equal(s.blobsBytes, blobBytes);

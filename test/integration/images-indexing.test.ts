@@ -95,17 +95,17 @@ describe("the index works behind the push", () => {
       assert.equal(copied.status, 201);
       await waitForImage(client, "cvi/a");
       assert.equal((await waitForImage(client, "vi/ns/b")).digest, digest);
-      const record = index.get(digest);
+      const record = await index.get(digest);
       assert.ok(record);
       const deleted = await client.fetch(`/v2/cvi/a/manifests/${digest}`, { method: "DELETE" });
       assert.equal(deleted.status, 202);
-      assert.equal(index.get(digest)?.status, "ready", "vi/ns/b still holds the manifest");
+      assert.equal((await index.get(digest))?.status, "ready", "vi/ns/b still holds the manifest");
       const dropped = await client.fetch("/api/v1/repositories/vi/ns/b", { method: "DELETE" });
       assert.equal(dropped.status, 200);
-      assert.equal(index.get(digest), null, "gone with the last manifest");
+      assert.equal(await index.get(digest), null, "gone with the last manifest");
       // An inspection finishing after the delete (a save racing it) leaves no row either.
-      index.save(digest, record);
-      assert.equal(index.get(digest), null);
+      await index.save(digest, record);
+      assert.equal(await index.get(digest), null);
     } finally {
       await server.dispose();
     }

@@ -6,8 +6,8 @@ import os from "node:os";
 import path from "node:path";
 import { describe, test } from "node:test";
 import { BlockPool } from "../../src/storage/block-pool.js";
-import { BLOCKS_IN_FLIGHT, writeHashed } from "../../src/storage/chunked-writer.js";
-import { pumpFileRange } from "../../src/storage/range-pump.js";
+import { BLOCKS_IN_FLIGHT, writeHashed } from "../../src/storage/fs/chunked-writer.js";
+import { pumpFileRange } from "../../src/storage/fs/range-pump.js";
 
 const BLOCK = 64 * 1024;
 

@@ -6,7 +6,7 @@ import os from "node:os";
 import path from "node:path";
 import { describe, test } from "node:test";
 import { MEBIBYTE_BLOCKS } from "../../src/storage/block-pool.js";
-import { BLOCKS_IN_FLIGHT, LimitExceededError, writeHashed } from "../../src/storage/chunked-writer.js";
+import { BLOCKS_IN_FLIGHT, LimitExceededError, writeHashed } from "../../src/storage/fs/chunked-writer.js";
 import { pieces } from "../helpers/pieces.js";
 
 const BLOCK_SIZE = MEBIBYTE_BLOCKS.blockSize;

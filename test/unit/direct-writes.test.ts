@@ -7,8 +7,8 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, test } from "node:test";
-import { AlignedBlockPool, DIRECT_ALIGNMENT } from "../../src/storage/aligned-blocks.js";
-import { BLOCKS_IN_FLIGHT, writeHashed, type DirectTarget } from "../../src/storage/chunked-writer.js";
+import { AlignedBlockPool, DIRECT_ALIGNMENT } from "../../src/storage/fs/aligned-blocks.js";
+import { BLOCKS_IN_FLIGHT, writeHashed, type DirectTarget } from "../../src/storage/fs/chunked-writer.js";
 import { pieces } from "../helpers/pieces.js";
 
 const BLOCK = 1024 * 1024;
@@ -97,7 +97,7 @@ describe("AlignedBlockPool", () => {
   });
 
   test("under an address-space limit (ulimit -v) the arena cannot be reserved: heap blocks, buffered writes, same bytes", () => {
-    const storage = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../src/storage");
+    const storage = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../src/storage/fs");
     const script = `
       import { createHash, randomBytes } from "node:crypto";
       import { open, readFile, rm } from "node:fs/promises";

@@ -1,12 +1,10 @@
 import assert from "node:assert/strict";
 import { writeFileSync, rmSync } from "node:fs";
 import path from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { describe, test } from "node:test";
 import { formatBytes, imageTable } from "../../src/cli/image-table.js";
 import { loadConfig } from "../../src/config/config.js";
 import { configLabels, labelMismatch, ownerMatches, ownerOf, ownerPrefix, type ImageEntry } from "../../src/index/index.js";
-import { WorkQueue } from "../../src/index/work-queue.js";
 import { tempDir } from "../helpers/server.js";
 
 describe("disk index: owners, labels, queue, output, configuration", () => {
@@ -40,37 +38,6 @@ describe("disk index: owners, labels, queue, output, configuration", () => {
       "source-image-virtual-size",
       "source-image-format",
     ]);
-  });
-
-  test("the work queue: bounded concurrency, one job per key, a capacity", async () => {
-    let running = 0;
-    let peak = 0;
-    const ran: string[] = [];
-    const queue = new WorkQueue<number>(
-      async (key) => {
-        running++;
-        peak = Math.max(peak, running);
-        await sleep(5);
-        ran.push(key);
-        running--;
-      },
-      { concurrency: 2, capacity: 5 },
-    );
-    for (const key of ["a", "b", "c", "a", "d", "e"]) assert.equal(queue.push(key, 0), true, key);
-    assert.equal(queue.push("f", 0), false, "full: five waiting");
-    await queue.idle();
-    assert.equal(peak, 2);
-    assert.deepEqual(ran.sort(), ["a", "b", "c", "d", "e"]);
-    assert.equal(queue.size, 0);
-    // A failing job does not stop the queue.
-    const failing = new WorkQueue<null>(async (key) => {
-      if (key === "bad") throw new Error("boom");
-      ran.push(key);
-    }, { concurrency: 1, capacity: 10 });
-    failing.push("bad", null);
-    failing.push("good", null);
-    await failing.idle();
-    assert.ok(ran.includes("good"));
   });
 
   test("dvcr inspect's table", () => {

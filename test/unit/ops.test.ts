@@ -5,8 +5,9 @@ import path from "node:path";
 import { describe, test } from "node:test";
 import { ConfigError, loadConfig } from "../../src/config/config.js";
 import { formatBytes, parseByteSize, parseDuration } from "../../src/config/units.js";
-import { BlobClaims } from "../../src/storage/blob-claims.js";
-import { VolumeCapacity, isStorageFull } from "../../src/storage/capacity.js";
+import { BlobClaims } from "../../src/registry/single-process.js";
+import { isStorageFull } from "../../src/storage/capacity.js";
+import { VolumeCapacity } from "../../src/storage/fs/volume-capacity.js";
 
 describe("units: durations and byte sizes", () => {
   test("durations", () => {

@@ -6,7 +6,7 @@ import os from "node:os";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { BlockPool } from "../../src/storage/block-pool.js";
-import { pumpFileRange } from "../../src/storage/range-pump.js";
+import { pumpFileRange } from "../../src/storage/fs/range-pump.js";
 
 const BLOCK = 64 * 1024;
 const DEPTH = 3;

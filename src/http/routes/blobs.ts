@@ -1,16 +1,16 @@
 import type { Context } from "koa";
 import { RegistryError } from "../../oci/index.js";
 import { byteRange, digestParam, repositoryParam } from "../request.js";
-import { sendFileRange } from "../send-file.js";
+import { sendBlobRange } from "../send-file.js";
 import type { RouteDescriptor } from "../route-table.js";
 import { respondEmpty, type RouteDeps } from "./context.js";
 
 /** GET/HEAD/DELETE /v2/<name>/blobs/<digest> */
 export function blobRoutes({ registry }: RouteDeps): RouteDescriptor[] {
-  const describe = (ctx: Context) => {
+  const describe = async (ctx: Context) => {
     const repository = repositoryParam(ctx);
     const digest = digestParam(ctx);
-    const blob = registry.blobs.stat(repository, digest);
+    const blob = await registry.blobs.stat(repository, digest);
     ctx.set({
       "Docker-Content-Digest": digest.value,
       ETag: `"${digest.value}"`,
@@ -23,13 +23,13 @@ export function blobRoutes({ registry }: RouteDeps): RouteDescriptor[] {
   };
 
   const head = async (ctx: Context) => {
-    const { blob } = describe(ctx);
+    const { blob } = await describe(ctx);
     ctx.status = 200;
     ctx.length = blob.size;
   };
 
   const get = async (ctx: Context) => {
-    const { repository, digest, blob } = describe(ctx);
+    const { digest, blob } = await describe(ctx);
     if (ctx.get("If-None-Match") === `"${digest.value}"`) {
       ctx.status = 304;
       return;
@@ -43,20 +43,24 @@ export function blobRoutes({ registry }: RouteDeps): RouteDescriptor[] {
     }
     const start = range?.start ?? 0;
     const end = range?.end ?? blob.size - 1;
-    // Opened before any header is set: a missing file is still a clean 404.
-    const file = await registry.blobs.openFile(repository, digest);
+    // Opened before any header is set: missing bytes are still a clean 404.
+    const read = await registry.blobs.read(digest, start, end);
+    if ("redirect" in read) {
+      // The backend serves the bytes itself (an object store's presigned URL); the spec allows 307.
+      return respondEmpty(ctx, 307, { Location: read.redirect });
+    }
     ctx.status = range ? 206 : 200;
     if (range) ctx.set("Content-Range", `bytes ${start}-${end}/${blob.size}`);
     ctx.type = "application/octet-stream";
     ctx.length = end - start + 1;
-    await sendFileRange(ctx, file, start, end);
+    await sendBlobRange(ctx, read.reader);
   };
 
   const remove = async (ctx: Context) => {
     if (!registry.config.delete.enabled) throw new RegistryError("UNSUPPORTED", "deletes are disabled on this registry");
     const repository = repositoryParam(ctx);
     const digest = digestParam(ctx);
-    registry.blobs.delete(repository, digest);
+    await registry.blobs.delete(repository, digest);
     respondEmpty(ctx, 202, { "Docker-Content-Digest": digest.value });
   };
 

@@ -1,10 +1,10 @@
-import type { Registry } from "../../registry/index.js";
+import type { OpenRegistry } from "../../assembly/open-registry.js";
 import type { ReadAccess } from "../../registry/index.js";
 import type { Context } from "koa";
 
 /** What every route group is built from. */
 export interface RouteDeps {
-  registry: Registry;
+  registry: OpenRegistry;
   /** Whether the caller of this request may pull from a repository (auth decides; default yes). */
   canRead: (ctx: Context) => ReadAccess;
 }

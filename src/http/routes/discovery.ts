@@ -8,7 +8,7 @@ import type { RouteDeps } from "./context.js";
 export function discoveryRoutes({ registry }: RouteDeps): RouteDescriptor[] {
   const listCatalog = async (ctx: Context) => {
     const page = pageParams(ctx, (last) => parseRepositoryName(last));
-    const { repositories, next } = registry.manifests.catalog(page);
+    const { repositories, next } = await registry.manifests.catalog(page);
     if (next !== undefined) ctx.set("Link", linkHeader("/v2/_catalog", page.limit!, next));
     ctx.body = { repositories };
   };
@@ -18,7 +18,7 @@ export function discoveryRoutes({ registry }: RouteDeps): RouteDescriptor[] {
     const page = pageParams(ctx, (last) => {
       if (!isValidTag(last)) throw new RegistryError("TAG_INVALID", "last must be a tag", { detail: { last } });
     });
-    const { tags, next } = registry.manifests.tags(repository, page);
+    const { tags, next } = await registry.manifests.tags(repository, page);
     if (next !== undefined) ctx.set("Link", linkHeader(`/v2/${repository}/tags/list`, page.limit!, next));
     ctx.body = { name: repository, tags };
   };
@@ -27,7 +27,7 @@ export function discoveryRoutes({ registry }: RouteDeps): RouteDescriptor[] {
     const repository = repositoryParam(ctx);
     const digest = digestParam(ctx);
     const artifactType = queryParam(ctx, "artifactType");
-    const referrers = registry.manifests.referrers(repository, digest, artifactType);
+    const referrers = await registry.manifests.referrers(repository, digest, artifactType);
     if (artifactType !== undefined) ctx.set("OCI-Filters-Applied", "artifactType");
     ctx.type = MediaType.OciIndex;
     ctx.body = JSON.stringify({

@@ -1,14 +1,14 @@
 import type { Context } from "koa";
 import { metricsRegistry } from "../../metrics/registry.js";
 import { checkReadiness } from "../../registry/readiness.js";
-import type { Registry } from "../../registry/index.js";
+import type { ReadinessPort } from "../../registry/readiness.js";
 import type { RouteDescriptor } from "../route-table.js";
 
 /**
  * Probes and metrics, outside /v2/: Kubernetes and Prometheus call them without credentials,
  * so they are public whatever authentication is configured, and they reveal no repository data.
  */
-export function healthRoutes(registry: Registry): RouteDescriptor[] {
+export function healthRoutes(registry: ReadinessPort): RouteDescriptor[] {
   // Liveness: the process answers. Nothing else, so a full or slow disk never gets us restarted.
   const healthz = async (ctx: Context) => {
     ctx.body = { status: "ok" };

@@ -54,7 +54,7 @@ export function imageRoutes({ registry, canRead }: RouteDeps): RouteDescriptor[]
     const page = pageParams(ctx, parseCursor);
     const limit = page.limit ?? MAX_PAGE_SIZE;
     const after = page.last === undefined ? undefined : parseCursor(page.last);
-    const { images, next } = listImages(registry.meta, filter, { limit, after }, canRead(ctx));
+    const { images, next } = await listImages(registry.meta, filter, { limit, after }, canRead(ctx));
     if (next) ctx.set("Link", nextLink(filter, limit, next));
     ctx.body = { images };
   };
@@ -66,7 +66,7 @@ export function imageRoutes({ registry, canRead }: RouteDeps): RouteDescriptor[]
     const digest = queryParam(ctx, "digest");
     if (tag !== undefined && digest !== undefined) throw invalid("give tag or digest, not both", { tag, digest });
     const reference = digest !== undefined ? { digest: parseDigest(digest).value } : { tag: parseTag(tag ?? "latest") };
-    ctx.body = getImage(registry.meta, repository, reference);
+    ctx.body = await getImage(registry.meta, repository, reference);
   };
 
   return [

@@ -20,10 +20,10 @@ function acceptable(ctx: Context, mediaType: string): boolean {
   return accepted.some((a) => a === "*/*" || a === mediaType || a === `${type}/*`);
 }
 
-function lookup(ctx: Context, deps: RouteDeps): { record: ManifestRecord; reference: Reference } {
+async function lookup(ctx: Context, deps: RouteDeps): Promise<{ record: ManifestRecord; reference: Reference }> {
   const repository = repositoryParam(ctx);
   const reference = lookupReferenceParam(ctx);
-  const record = deps.registry.manifests.get(repository, reference);
+  const record = await deps.registry.manifests.get(repository, reference);
   if (!acceptable(ctx, record.mediaType)) {
     throw new RegistryError("MANIFEST_UNKNOWN", `manifest is ${record.mediaType}, which the Accept header does not allow`, {
       detail: { mediaType: record.mediaType },
@@ -39,13 +39,13 @@ export function manifestRoutes(deps: RouteDeps): RouteDescriptor[] {
   const { registry } = deps;
 
   const head = async (ctx: Context) => {
-    const { record } = lookup(ctx, deps);
+    const { record } = await lookup(ctx, deps);
     ctx.status = 200;
     ctx.length = record.size;
   };
 
   const get = async (ctx: Context) => {
-    const { record } = lookup(ctx, deps);
+    const { record } = await lookup(ctx, deps);
     if (ctx.get("If-None-Match") === `"${record.digest}"`) {
       ctx.status = 304;
       return;
@@ -59,7 +59,7 @@ export function manifestRoutes(deps: RouteDeps): RouteDescriptor[] {
     const repository = repositoryParam(ctx);
     const reference = referenceParam(ctx);
     const body = await readBody(ctx, registry.config.storage.maxManifestBytes);
-    const result = registry.manifests.put(repository, reference, body, ctx.get("Content-Type"), queryParams(ctx, "tag"));
+    const result = await registry.manifests.put(repository, reference, body, ctx.get("Content-Type"), queryParams(ctx, "tag"));
     const headers: Record<string, string> = {
       Location: `/v2/${repository}/manifests/${result.digest.value}`,
       "Docker-Content-Digest": result.digest.value,
@@ -70,7 +70,7 @@ export function manifestRoutes(deps: RouteDeps): RouteDescriptor[] {
 
   const remove = async (ctx: Context) => {
     if (!registry.config.delete.enabled) throw new RegistryError("UNSUPPORTED", "deletes are disabled on this registry");
-    registry.manifests.delete(repositoryParam(ctx), lookupReferenceParam(ctx));
+    await registry.manifests.delete(repositoryParam(ctx), lookupReferenceParam(ctx));
     respondEmpty(ctx, 202);
   };
 

@@ -73,7 +73,7 @@ export function opsRoutes(ops: Operations): RouteDescriptor[] {
   };
 
   const deleteRepository = async (ctx: Context) => {
-    ctx.body = ops.deleteRepository(repositoryParam(ctx));
+    ctx.body = await ops.deleteRepository(repositoryParam(ctx));
   };
 
   const storage = async (ctx: Context) => {

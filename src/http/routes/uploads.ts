@@ -46,7 +46,7 @@ export function uploadRoutes({ registry, canRead }: RouteDeps): RouteDescriptor[
       const digest = parseDigest(mount);
       const fromQuery = queryParam(ctx, "from");
       const from = fromQuery === undefined ? undefined : parseRepositoryName(fromQuery);
-      const mounted = blobs.mount(repository, digest, from, canRead(ctx));
+      const mounted = await blobs.mount(repository, digest, from, canRead(ctx));
       if (mounted) return blobCreated(ctx, repository, mounted);
       // Not mountable: the spec says fall back to an ordinary upload session (202).
     } else if (digestQuery !== undefined) {
@@ -60,7 +60,7 @@ export function uploadRoutes({ registry, canRead }: RouteDeps): RouteDescriptor[
 
   const status = async (ctx: Context) => {
     const repository = repositoryParam(ctx);
-    const upload = uploads.status(repository, uploadIdParam(ctx));
+    const upload = await uploads.status(repository, uploadIdParam(ctx));
     respondEmpty(ctx, 204, sessionHeaders(repository, upload));
   };
 

@@ -1,7 +1,7 @@
 import type { Hash } from "node:crypto";
 import type { FileHandle } from "node:fs/promises";
 import { DIRECT_ALIGNMENT, UPLOAD_BLOCKS } from "./aligned-blocks.js";
-import type { BlockSource } from "./block-pool.js";
+import type { BlockSource } from "../block-pool.js";
 
 /**
  * Blocks queued for the kernel while the next ones fill and hash. Copying a block into the page

@@ -116,6 +116,22 @@ const MIGRATIONS: string[] = [
     DELETE FROM disk_images WHERE manifest_digest = OLD.digest;
   END;
   `,
+  // The grace-clock triggers read the registry's clock (dvcr_now(), registered on every
+  // connection by database.ts) instead of SQLite's, so an injected clock ages every row alike.
+  `
+  DROP TRIGGER tags_deleted_restart_grace;
+  DROP TRIGGER tags_moved_restart_grace;
+  DROP TRIGGER blob_reference_deleted_restart_grace;
+  CREATE TRIGGER tags_deleted_restart_grace AFTER DELETE ON tags BEGIN
+    UPDATE manifests SET idle_since = dvcr_now() WHERE id = OLD.manifest_id;
+  END;
+  CREATE TRIGGER tags_moved_restart_grace AFTER UPDATE OF manifest_id ON tags WHEN OLD.manifest_id <> NEW.manifest_id BEGIN
+    UPDATE manifests SET idle_since = dvcr_now() WHERE id = OLD.manifest_id;
+  END;
+  CREATE TRIGGER blob_reference_deleted_restart_grace AFTER DELETE ON manifest_references WHEN OLD.kind = 'blob' BEGIN
+    UPDATE blobs SET idle_since = dvcr_now() WHERE digest = OLD.digest;
+  END;
+  `,
 ];
 
 export function migrate(db: Database): void {

@@ -1,7 +1,11 @@
 import { createHash } from "node:crypto";
-import { promises as fs, type ReadStream } from "node:fs";
+import { promises as fs } from "node:fs";
+import type { FileHandle } from "node:fs/promises";
 import path from "node:path";
-import { DIGEST_ALGORITHMS, digestOf, type Digest, type DigestAlgorithm } from "../oci/index.js";
+import { DIGEST_ALGORITHMS, digestOf, type Digest, type DigestAlgorithm } from "../../oci/index.js";
+import type { BlobCheck, StoredBlob } from "../blob-storage.js";
+import { FileRangeReader } from "./file-range-reader.js";
+import { fileSizeOrNull, unlessAbsent } from "./absent.js";
 import { fsyncDirectory } from "./fsync.js";
 import type { StorageLayout } from "./paths.js";
 
@@ -13,7 +17,7 @@ const READ_BLOCK = 1024 * 1024;
  * see a blob is meta/'s business. Files appear here only by an atomic rename of a fully
  * written, fsync'd and verified temp file, so a visible file always matches its name.
  */
-export class BlobStore {
+export class BlobFiles {
   constructor(
     private readonly layout: StorageLayout,
     private readonly options: { fsync: boolean },
@@ -24,25 +28,14 @@ export class BlobStore {
   }
 
   /** Size of the stored file, or null when it is absent. */
-  async stat(digest: Digest): Promise<number | null> {
-    try {
-      return (await fs.stat(this.layout.blobFile(digest))).size;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
-      throw err;
-    }
+  stat(digest: Digest): Promise<number | null> {
+    return fileSizeOrNull(this.layout.blobFile(digest));
   }
 
-  /** Open a byte range [start, end] (inclusive) for streaming. Rejects with ENOENT when absent. */
-  async open(digest: Digest, start: number, end: number): Promise<ReadStream> {
-    // Open first so that a missing file is an error here, before any response header is sent.
-    const file = await this.openFile(digest);
-    return file.createReadStream({ start, end, highWaterMark: READ_BLOCK, autoClose: true });
-  }
-
-  /** The blob's file, open for reading (the caller closes it). Rejects with ENOENT when absent. */
-  async openFile(digest: Digest): Promise<fs.FileHandle> {
-    return fs.open(this.layout.blobFile(digest), "r");
+  /** A byte range [start, end] (inclusive), opened now (so absence is known before any answer), or null when absent. */
+  async read(digest: Digest, start: number, end: number): Promise<FileRangeReader | null> {
+    const file = await this.openIfPresent(digest);
+    return file && new FileRangeReader(file, start, end);
   }
 
   /**
@@ -66,14 +59,9 @@ export class BlobStore {
    * file's inode, so a later quarantine can make sure it moves the very file it judged; null
    * when the file is absent.
    */
-  async rehash(digest: Digest): Promise<StoredFile | null> {
-    let handle: fs.FileHandle;
-    try {
-      handle = await fs.open(this.layout.blobFile(digest), "r");
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
-      throw err;
-    }
+  async rehash(digest: Digest): Promise<BlobCheck | null> {
+    const handle = await this.openIfPresent(digest);
+    if (!handle) return null;
     try {
       const { ino } = await handle.stat();
       const hash = createHash(digest.algorithm);
@@ -82,7 +70,7 @@ export class BlobStore {
         hash.update(chunk as Buffer);
         size += (chunk as Buffer).length;
       }
-      return { actual: digestOf(digest.algorithm, hash.digest("hex")), size, inode: ino };
+      return { actual: digestOf(digest.algorithm, hash.digest("hex")), size, version: String(ino) };
     } finally {
       await handle.close();
     }
@@ -90,16 +78,12 @@ export class BlobStore {
 
   /**
    * Move a blob's file out of service into quarantine/ (kept for inspection, never served), if
-   * the file at its path is still `inode`. Returns whether it moved.
+   * the file at its path is still the one `check` judged (same inode). Returns whether it moved.
    */
-  async quarantine(digest: Digest, inode: number): Promise<boolean> {
+  async quarantine(digest: Digest, check: BlobCheck): Promise<boolean> {
     const source = this.layout.blobFile(digest);
-    try {
-      if ((await fs.stat(source)).ino !== inode) return false;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === "ENOENT") return false;
-      throw err;
-    }
+    const current = await unlessAbsent(fs.stat(source));
+    if (current === null || String(current.ino) !== check.version) return false;
     const target = this.layout.quarantineFile(digest);
     await fs.mkdir(path.dirname(target), { recursive: true });
     await fs.rename(source, target);
@@ -107,45 +91,30 @@ export class BlobStore {
     return true;
   }
 
+  private openIfPresent(digest: Digest): Promise<FileHandle | null> {
+    return unlessAbsent(fs.open(this.layout.blobFile(digest), "r"));
+  }
+
   /**
-   * Every file under blobs/, with the digest its path names (null for names that are not a
-   * digest). Directory by directory, so memory stays small on a large store.
+   * Every digest-named file under blobs/. Directory by directory, so memory stays small on a
+   * large store.
    */
-  async *files(): AsyncGenerator<BlobFileEntry> {
+  async *files(): AsyncGenerator<StoredBlob> {
     for (const algorithm of await readdirOrEmpty(this.layout.blobsDir)) {
       const hexLength = DIGEST_ALGORITHMS[algorithm as DigestAlgorithm];
       for (const prefix of await readdirOrEmpty(path.join(this.layout.blobsDir, algorithm))) {
         const dir = path.join(this.layout.blobsDir, algorithm, prefix);
         for (const name of await readdirOrEmpty(dir)) {
           const file = path.join(dir, name);
-          let stat;
-          try {
-            stat = await fs.stat(file);
-          } catch (err) {
-            if ((err as NodeJS.ErrnoException).code === "ENOENT") continue; // removed meanwhile
-            throw err;
-          }
-          if (!stat.isFile()) continue;
+          const stat = await unlessAbsent(fs.stat(file));
+          if (stat === null || !stat.isFile()) continue; // removed meanwhile, or not a file
+          // Files whose names are not digests are not blobs (someone's leftovers): never touched.
           const named = hexLength !== undefined && name.length === hexLength && /^[a-f0-9]+$/.test(name) && name.startsWith(prefix);
-          yield { path: file, digest: named ? digestOf(algorithm as DigestAlgorithm, name) : null, size: stat.size, mtimeMs: stat.mtimeMs };
+          if (named) yield { digest: digestOf(algorithm as DigestAlgorithm, name), size: stat.size, modifiedAt: stat.mtimeMs };
         }
       }
     }
   }
-}
-
-export interface StoredFile {
-  /** The digest of the bytes actually stored. */
-  actual: Digest;
-  size: number;
-  inode: number;
-}
-
-export interface BlobFileEntry {
-  path: string;
-  digest: Digest | null;
-  size: number;
-  mtimeMs: number;
 }
 
 async function readdirOrEmpty(dir: string): Promise<string[]> {

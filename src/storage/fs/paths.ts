@@ -1,5 +1,5 @@
 import path from "node:path";
-import type { Digest } from "../oci/index.js";
+import type { Digest } from "../../oci/index.js";
 
 /**
  * The on-disk layout under the data root (see storage/README.md):

@@ -2,9 +2,12 @@ import { createHash, type Hash } from "node:crypto";
 import { constants as fsConstants, createReadStream, promises as fs } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
 import path from "node:path";
-import { RegistryError, digestOf, type Digest } from "../oci/index.js";
-import type { BlobStore } from "./blob-store.js";
-import { isStorageFull, type VolumeCapacity } from "./capacity.js";
+import { RegistryError, digestOf, type Digest } from "../../oci/index.js";
+import type { AppendOptions } from "../blob-storage.js";
+import { isStorageFull } from "../capacity.js";
+import { fileSizeOrNull } from "./absent.js";
+import type { BlobFiles } from "./blob-files.js";
+import type { VolumeCapacity } from "./volume-capacity.js";
 import { DIRECT_ALIGNMENT, UPLOAD_BLOCKS } from "./aligned-blocks.js";
 import { writeHashed, LimitExceededError, type DirectTarget } from "./chunked-writer.js";
 import type { StorageLayout } from "./paths.js";
@@ -13,11 +16,6 @@ interface HashState {
   /** sha256 of the first `offset` bytes of the upload file. */
   hash: Hash;
   offset: number;
-}
-
-export interface AppendOptions {
-  /** The exact number of bytes the client declared; more or fewer is refused and rolled back. */
-  length?: number;
 }
 
 export interface UploadFilesOptions {
@@ -29,7 +27,8 @@ export interface UploadFilesOptions {
 /**
  * Bytes of upload sessions. Each session is one temp file; bytes are hashed while they stream
  * in, so committing needs no second pass over a multi-GiB file. The running sha256 state lives
- * in memory; after a restart it is rebuilt once from the file (Node cannot serialise it).
+ * in memory; after a restart it is rebuilt once from the file (Node cannot serialise it). A cache
+ * only, so correct in any process (registry/single-process.ts lists what is process-local).
  */
 export class UploadFiles {
   private readonly hashes = new Map<string, HashState>();
@@ -40,7 +39,7 @@ export class UploadFiles {
 
   constructor(
     private readonly layout: StorageLayout,
-    private readonly blobs: BlobStore,
+    private readonly blobs: BlobFiles,
     private readonly options: UploadFilesOptions,
     private readonly capacity: VolumeCapacity,
   ) {
@@ -114,7 +113,7 @@ export class UploadFiles {
    * Verify that the first `size` bytes hash to `digest`, then move them into the blob store.
    * A mismatch throws DIGEST_INVALID and leaves no blob behind.
    */
-  async commit(uploadId: string, size: number, digest: Digest): Promise<void> {
+  async commit(uploadId: string, size: number, digest: Digest): Promise<{ digest: Digest; size: number }> {
     const file = this.layout.uploadFile(uploadId);
     const actual = await this.digestOf(uploadId, size, digest.algorithm);
     if (actual.value !== digest.value) {
@@ -134,6 +133,7 @@ export class UploadFiles {
     }
     await this.blobs.adopt(file, digest);
     this.hashes.delete(uploadId);
+    return { digest, size };
   }
 
   async remove(uploadId: string): Promise<void> {
@@ -141,23 +141,21 @@ export class UploadFiles {
     await fs.rm(this.layout.uploadFile(uploadId), { force: true });
   }
 
-  /** Remove a stray file in the uploads folder by its name (crash leftovers, not sessions). */
-  async removeFile(name: string): Promise<void> {
-    await fs.rm(path.join(this.layout.uploadsDir, path.basename(name)), { force: true, recursive: true });
+  /** Remove every file of the uploads folder `keep` rejects: sessions gone, and crash leftovers. */
+  async prune(keep: (name: string) => boolean): Promise<number> {
+    let removed = 0;
+    for (const name of await fs.readdir(this.layout.uploadsDir)) {
+      if (keep(name)) continue;
+      this.hashes.delete(name);
+      await fs.rm(path.join(this.layout.uploadsDir, path.basename(name)), { force: true, recursive: true });
+      removed++;
+    }
+    return removed;
   }
 
   /** Bytes currently in the upload file (may exceed the committed size after a crash). */
-  async fileSize(uploadId: string): Promise<number | null> {
-    try {
-      return (await fs.stat(this.layout.uploadFile(uploadId))).size;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
-      throw err;
-    }
-  }
-
-  async listFiles(): Promise<string[]> {
-    return fs.readdir(this.layout.uploadsDir);
+  fileSize(uploadId: string): Promise<number | null> {
+    return fileSizeOrNull(this.layout.uploadFile(uploadId));
   }
 
   private async digestOf(uploadId: string, size: number, algorithm: Digest["algorithm"]): Promise<Digest> {

@@ -1,5 +1,6 @@
 import type { Database, Statement } from "better-sqlite3";
-import type { UploadRecord } from "./records.js";
+import type { Clock } from "../../config/clock.js";
+import type { IdleUpload, UploadRecord } from "../records.js";
 
 interface UploadRow {
   id: string;
@@ -20,17 +21,24 @@ export class UploadTable {
   private readonly resize: Statement<[number, number, string]>;
   private readonly remove: Statement<[string]>;
   private readonly all: Statement<[], UploadRow>;
+  private readonly idleStmt: Statement<[number], IdleUpload>;
+  private readonly removeIdle: Statement<[string, number]>;
 
-  constructor(db: Database) {
+  constructor(
+    db: Database,
+    private readonly clock: Clock,
+  ) {
     this.insert = db.prepare("INSERT INTO uploads (id, repository, size, created_at, updated_at) VALUES (?, ?, 0, ?, ?)");
     this.byId = db.prepare("SELECT * FROM uploads WHERE id = ?");
     this.resize = db.prepare("UPDATE uploads SET size = ?, updated_at = ? WHERE id = ?");
     this.remove = db.prepare("DELETE FROM uploads WHERE id = ?");
     this.all = db.prepare("SELECT * FROM uploads");
+    this.idleStmt = db.prepare("SELECT id, repository, size FROM uploads WHERE updated_at <= ? ORDER BY updated_at");
+    this.removeIdle = db.prepare("DELETE FROM uploads WHERE id = ? AND updated_at <= ?");
   }
 
   create(id: string, repository: string): UploadRecord {
-    const now = Date.now();
+    const now = this.clock.now();
     this.insert.run(id, repository, now, now);
     return { id, repository, size: 0, createdAt: now, updatedAt: now };
   }
@@ -41,7 +49,7 @@ export class UploadTable {
   }
 
   setSize(id: string, size: number): void {
-    this.resize.run(size, Date.now(), id);
+    this.resize.run(size, this.clock.now(), id);
   }
 
   delete(id: string): boolean {
@@ -50,5 +58,13 @@ export class UploadTable {
 
   list(): UploadRecord[] {
     return this.all.all().map(toRecord);
+  }
+
+  idle(idleBefore: number): IdleUpload[] {
+    return this.idleStmt.all(idleBefore);
+  }
+
+  deleteIfIdle(id: string, idleBefore: number): boolean {
+    return this.removeIdle.run(id, idleBefore).changes > 0;
   }
 }

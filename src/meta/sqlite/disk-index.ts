@@ -1,67 +1,12 @@
 import type { Database, Statement } from "better-sqlite3";
+import type { Clock } from "../../config/clock.js";
+import type { DiskImageRecord, DiskImageStatus, ManifestRef, TaggedImage, TaggedImageQuery } from "../records.js";
 
 /**
  * The disk-image index: what the inspector found in each manifest. Keyed by manifest digest
  * (content-addressed: one digest is one image whichever repositories hold it); linked to
  * repositories and tags through the manifests and tags tables when read.
  */
-
-/** `indexing` until the checksum pass is done; `ready` when the row is final (found or failed). */
-export type DiskImageStatus = "indexing" | "ready";
-
-export interface DiskImageRecord {
-  status: DiskImageStatus;
-  /** Version of the inspector that wrote the row; older rows are re-inspected at start-up. */
-  inspector: number;
-  format: string | null;
-  /** Why `format` is null (not a disk image, a layer the inspector refused), or why the checksums are. */
-  reason: string | null;
-  /** Size of the disk as the guest sees it. */
-  virtualSize: number | null;
-  /** Bytes of the image's layers as stored (compressed when the layers are). */
-  storedSize: number | null;
-  /** Bytes of the disk file itself. */
-  unpackedSize: number | null;
-  /** `disk/<file>` */
-  diskFile: string | null;
-  layerDigest: string | null;
-  cdrom: boolean;
-  /** Of the disk file (not of the layer). */
-  sha256: string | null;
-  md5: string | null;
-  /** Format-specific facts: qcow2 version, backing file, encryption; vmdk create type; … */
-  details: Record<string, unknown> | null;
-  /** The image config's labels. */
-  labels: Record<string, string>;
-  /** source-image-* labels that disagree with what was found. */
-  labelMismatch: string[];
-  /** When the row became ready (ms since the epoch). */
-  indexedAt: number | null;
-}
-
-/** A tagged manifest of a repository, with its index row when the inspector has written one. */
-export interface TaggedImage {
-  repository: string;
-  tag: string | null;
-  digest: string;
-  mediaType: string;
-  createdAt: number;
-  image: DiskImageRecord | null;
-}
-
-export interface TaggedImageQuery {
-  /** Only repositories whose name starts with this. */
-  repositoryPrefix?: string;
-  format?: string;
-  /** Resume after this (repository, tag), exclusive. */
-  after?: { repository: string; tag: string };
-  limit: number;
-}
-
-export interface ManifestRef {
-  repository: string;
-  digest: string;
-}
 
 interface Row {
   status: DiskImageStatus;
@@ -142,7 +87,10 @@ export class DiskIndexTable {
   private readonly orphans: Statement<[]>;
   private readonly taggedAll: Statement<[], TaggedRow>;
 
-  constructor(private readonly db: Database) {
+  constructor(
+    private readonly db: Database,
+    private readonly clock: Clock,
+  ) {
     this.upsert = db.prepare(
       `INSERT INTO disk_images (manifest_digest, status, inspector, format, reason, virtual_size, stored_size, unpacked_size,
          disk_file, layer_digest, cdrom, sha256, md5, details, labels, label_mismatch, indexed_at, updated_at)
@@ -205,7 +153,7 @@ export class DiskIndexTable {
       JSON.stringify(record.labels),
       JSON.stringify(record.labelMismatch),
       record.indexedAt,
-      Date.now(),
+      this.clock.now(),
       digest,
     );
   }

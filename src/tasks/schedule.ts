@@ -1,18 +1,18 @@
 import { Cron } from "croner";
 import type { Logger } from "pino";
 import { CRON_MODE, SCHEDULE_OFF } from "../config/schedule.js";
-import type { BackgroundTask } from "./task.js";
+import type { Task } from "./task.js";
 
 /**
  * Run a task on a cron schedule (validated with the configuration), in the process's local
- * time zone. A tick that finds the task still running (a long GC, an API-triggered run) is
- * skipped rather than queued: the next run would find nothing new to do.
+ * time zone. A tick that finds the task still running or queued (a long GC, an API-triggered
+ * run) is skipped rather than queued: the next run would find nothing new to do.
  */
 export class TaskSchedule<P> {
   private job: Cron | undefined;
 
   constructor(
-    private readonly task: BackgroundTask<P, unknown>,
+    private readonly task: Task<P, unknown>,
     readonly pattern: string,
     private readonly params: () => P,
     private readonly logger: Logger,
@@ -33,7 +33,7 @@ export class TaskSchedule<P> {
   }
 
   private tick(): void {
-    if (this.task.running) {
+    if (this.task.size > 0) {
       this.logger.warn({ task: this.task.name }, `scheduled ${this.task.name} skipped: the previous run is still going`);
       return;
     }

@@ -1,8 +1,6 @@
 import type { FileHandle } from "node:fs/promises";
-import type { BlockPool } from "./block-pool.js";
-
-/** Hands one block on; resolves when the block's memory may be reused (e.g. the socket took it). */
-export type BlockSink = (block: Buffer) => Promise<void>;
+import type { BlockSink } from "../blob-storage.js";
+import type { BlockPool } from "../block-pool.js";
 
 export interface PumpOptions {
   /** Where the buffers come from (and go back to when the transfer is done). */
