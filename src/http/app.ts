@@ -39,9 +39,15 @@ function accessLog(logger: Logger) {
   };
 }
 
-/** The handler is done: what Koa writes now goes to a client that must keep reading (idle-timeouts.ts). */
-async function sendPhase(ctx: Context, next: Next): Promise<void> {
+/**
+ * The handler is done and the response goes out: to a client that must keep reading
+ * (idle-timeouts.ts). A request body not yet received to the end (refused mid-way: a chunked
+ * manifest over the limit, an upload on a full disk, or simply not read) closes the connection
+ * after the response, so that the next request on it never waits behind the rest of the body.
+ */
+async function respondPhase(ctx: Context, next: Next): Promise<void> {
   await next();
+  if (!ctx.req.complete) ctx.set("Connection", "close");
   responseSending(ctx.res);
 }
 
@@ -117,7 +123,7 @@ export function createApp(registry: OpenRegistry, logger: Logger, auth?: AuthSer
   const table = new RouteTable(routeDescriptors(deps, registry.operations, logger, auth), auth ? [routeAuthorization(auth, logger)] : []);
 
   app.use(httpMetrics());
-  app.use(sendPhase);
+  app.use(respondPhase);
   app.use(accessLog(logger));
   app.use(apiVersion);
   app.use(errorMiddleware(logger));

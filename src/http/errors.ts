@@ -83,10 +83,6 @@ export function errorMiddleware(logger: Logger) {
       }
       ctx.status = error.status;
       ctx.set(error.headers);
-      // The client may still be sending a body we will not read (a refused chunked manifest, a
-      // multi-GiB upload on a full disk): answer and close, rather than leave the rest of it in
-      // the connection, where the next request on it would wait behind it.
-      if (!ctx.req.complete) ctx.set("Connection", "close");
       ctx.type = "application/json";
       ctx.body = errorBody(error);
     }

@@ -188,6 +188,30 @@ describe("hardening: refused bodies, methods, parser errors and sizes", () => {
   });
 });
 
+describe("hardening: a connection cap", () => {
+  test("connections beyond http.maxConnections are refused at accept; the ones served go on", async () => {
+    const server = await startTestServer({ http: { ...DEFAULT_CONFIG.http, maxConnections: 2 } });
+    try {
+      const first = await RawConnection.open(server.url);
+      const second = await RawConnection.open(server.url);
+      await sleep(100);
+      const third = await RawConnection.open(server.url);
+      assert.ok(await third.closedWithin(2000), "the third connection was refused");
+      first.write("GET /v2/ HTTP/1.1\r\nHost: x\r\n\r\n");
+      assert.equal((await first.response()).status, 200);
+      second.destroy();
+      await sleep(100);
+      const again = await RawConnection.open(server.url);
+      again.write("GET /v2/ HTTP/1.1\r\nHost: x\r\n\r\n");
+      assert.equal((await again.response()).status, 200, "a freed slot is served");
+      first.destroy();
+      again.destroy();
+    } finally {
+      await server.dispose();
+    }
+  });
+});
+
 describe("hardening: what operators must see in the logs", () => {
   test("a reserve above half the volume is warned of at start, and every 507 is logged", async () => {
     const lines: { level: number; msg: string; [key: string]: unknown }[] = [];
