@@ -1,4 +1,4 @@
 export * from "./metadata.js";
 export * from "./records.js";
-export * from "./root-lock.js";
+export * from "./sqlite/root-lock.js";
 export { SqliteMetadata } from "./sqlite/sqlite-metadata.js";

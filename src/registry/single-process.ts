@@ -2,9 +2,9 @@
  * SINGLE-PROCESS COORDINATION — everything dvcr coordinates in the memory of one process, in
  * one place, and why that is correct today.
  *
- * One process owns a data root at a time: the root lock (meta/root-lock.ts, an exclusive lock
- * on <root>/dvcr.lock that the kernel drops when the process dies) refuses a second server or
- * an offline `dvcr gc` beside a running one. Within that process:
+ * One process owns a data root at a time: the root lock (meta/sqlite/root-lock.ts, an
+ * exclusive lock on <root>/dvcr.lock that the kernel drops when the process dies) refuses a
+ * second server or an offline `dvcr gc` beside a running one. Within that process:
  *
  * - BlobClaims (below): an upload committing a digest vs GC or scrub removing it.
  * - UploadWriters (below): at most one request streams into an upload session, and GC's upload
