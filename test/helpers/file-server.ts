@@ -85,6 +85,7 @@ export async function startFileServer(dir: string, behaviour: FileServerBehaviou
     const cut = behaviour.cutAfter !== undefined && body < (behaviour.cutTimes ?? 1) && status === 200 ? behaviour.cutAfter : undefined;
     const stall = behaviour.stallAfter !== undefined && body < (behaviour.stallTimes ?? 1) ? behaviour.stallAfter : undefined;
     const limit = cut ?? stall;
+    if (limit === 0) return void res.flushHeaders(); // headers only, then silence
     const stream = createReadStream(file, { start, end: limit === undefined ? end : Math.min(end, start + limit - 1) });
     stream.on("data", (chunk) => {
       record.sent += chunk.length;
