@@ -4,7 +4,7 @@ import { DEFAULT_DISK_LIMITS, decodingStages, isInspectionError, layerEncoding, 
 import { MANIFEST_MEDIA_TYPES, isIndexMediaType, type Descriptor } from "../oci/index.js";
 import { uploadBlob } from "./blob-upload.js";
 import { DigestTap } from "./disk-layer.js";
-import { endpoint, parseImageReference, registryBase } from "./endpoints.js";
+import { endpoint, parseImageReference } from "./endpoints.js";
 import { packAndPush, pushDiskImage, type ImportContext } from "./engine.js";
 import { ImportError } from "./errors.js";
 import { diskLabels } from "./image.js";
@@ -97,7 +97,7 @@ function resultOf(probe: DiskProbe, pushed: Pick<ImportResult, "manifestDigest" 
 export async function importFromRegistry(context: ImportContext, source: Extract<ImportSource, { type: "registry" }>): Promise<ImportResult> {
   const ref = parseImageReference(source.image);
   const signal = context.request.signal;
-  const remote = endpoint(registryBase(ref.host, { scheme: ref.scheme, insecure: source.insecure }), { ...source, signal });
+  const remote = await endpoint(ref.host, ref.scheme, { ...source, signal });
   try {
     const manifest = await imageManifest(remote.client, ref.repository, ref.reference);
     const found = await findDiskLayer(remote.client, ref.repository, manifest, signal);

@@ -2,6 +2,15 @@ import { createReadStream, statSync } from "node:fs";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
+import { Readable } from "node:stream";
+import { setTimeout as sleep } from "node:timers/promises";
+
+async function* throttled(source: Readable, bytesPerSecond: number): AsyncGenerator<Buffer> {
+  for await (const chunk of source) {
+    yield chunk as Buffer;
+    await sleep(((chunk as Buffer).length / bytesPerSecond) * 1000);
+  }
+}
 
 /** How the server misbehaves, per request (0-based count of GETs without Range = whole-file requests). */
 export interface FileServerBehaviour {
@@ -18,6 +27,8 @@ export interface FileServerBehaviour {
   /** Answer this status to the first `failTimes` requests (e.g. 503), or to every request (`failTimes` unset). */
   failStatus?: number;
   failTimes?: number;
+  /** Send at about this rate (a slow link), in 64 KiB steps. */
+  bytesPerSecond?: number;
 }
 
 export interface ServedRequest {
@@ -86,8 +97,10 @@ export async function startFileServer(dir: string, behaviour: FileServerBehaviou
     const stall = behaviour.stallAfter !== undefined && body < (behaviour.stallTimes ?? 1) ? behaviour.stallAfter : undefined;
     const limit = cut ?? stall;
     if (limit === 0) return void res.flushHeaders(); // headers only, then silence
-    const stream = createReadStream(file, { start, end: limit === undefined ? end : Math.min(end, start + limit - 1) });
-    stream.on("data", (chunk) => {
+    const read = createReadStream(file, { start, end: limit === undefined ? end : Math.min(end, start + limit - 1), highWaterMark: 64 * 1024 });
+    const rate = behaviour.bytesPerSecond;
+    const stream = rate ? Readable.from(throttled(read, rate)) : read;
+    stream.on("data", (chunk: Buffer) => {
       record.sent += chunk.length;
     });
     stream.pipe(res, { end: limit === undefined });
