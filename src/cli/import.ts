@@ -7,7 +7,7 @@ import { importImage, ImportError, isImportError, parseChecksumList, parseImageR
 import { importAverageSpeed, importCurrentSpeed, importerMetricsRegistry, importProgress } from "../metrics/importer.js";
 import { progressDisplay, type ProgressMode } from "./import-display.js";
 import { importerEnvironment } from "./importer-env.js";
-import { CliUsageError } from "./ops-command.js";
+import { CliUsageError } from "./usage-error.js";
 
 export const IMPORT_HELP = `Usage:
   dvcr import SOURCE --to [http://|https://]HOST[:PORT]/REPO[:TAG] [options]

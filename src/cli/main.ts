@@ -1,15 +1,9 @@
 #!/usr/bin/env node
 import { parseArgs } from "node:util";
-import { ConfigError, loadConfig } from "../config/config.js";
-import { createLogger } from "../http/logger.js";
-import { startServer } from "../http/server.js";
-import { RootLockedError } from "../meta/index.js";
-import { gcCommand } from "./gc.js";
-import { importCommand } from "./import.js";
-import { inspectCommand } from "./inspect.js";
-import { CliUsageError } from "./ops-command.js";
-import { reindexCommand } from "./reindex.js";
-import { scrubCommand } from "./scrub.js";
+import { CliUsageError } from "./usage-error.js";
+
+// Commands load their modules on demand: `dvcr import` runs as its own small process (a pod)
+// and must not pay for the server's (SQLite, Koa, the index) in memory and start-up time.
 
 const HELP = `dvcr — an OCI registry for virtual machine disk images
 
@@ -60,6 +54,9 @@ async function serve(args: string[]): Promise<void> {
     process.stdout.write(HELP);
     return;
   }
+  const { loadConfig } = await import("../config/config.js");
+  const { createLogger } = await import("../http/logger.js");
+  const { startServer } = await import("../http/server.js");
   const config = loadConfig({ configFile: values.config, listen: values.listen, root: values.root, logLevel: values["log-level"], tlsCert: values["tls-cert"], tlsKey: values["tls-key"], debugListen: values["debug-listen"] });
   const logger = createLogger(config.log.level);
   const running = await startServer(config, logger);
@@ -84,15 +81,16 @@ async function main(argv: string[]): Promise<void> {
     case "serve":
       return serve(rest);
     case "gc":
-      return gcCommand(rest);
+      return (await import("./gc.js")).gcCommand(rest);
     case "scrub":
-      return scrubCommand(rest);
+      return (await import("./scrub.js")).scrubCommand(rest);
     case "inspect":
-      return inspectCommand(rest);
+      return (await import("./inspect.js")).inspectCommand(rest);
     case "reindex":
-      return reindexCommand(rest);
+      return (await import("./reindex.js")).reindexCommand(rest);
     case "import":
-      return importCommand(rest);
+      // Loaded on demand: the importer runs as its own small process (a pod), without the server's modules.
+      return (await import("./import.js")).importCommand(rest);
     case "--version":
     case "-v":
       process.stdout.write("dvcr 0.1.0\n");
@@ -109,8 +107,15 @@ async function main(argv: string[]): Promise<void> {
   }
 }
 
-main(process.argv.slice(2)).catch((err: unknown) => {
-  const message = err instanceof ConfigError || err instanceof CliUsageError || err instanceof RootLockedError || (err as { code?: string }).code?.startsWith("ERR_PARSE_ARGS") ? (err as Error).message : String((err as Error).stack ?? err);
+/** Errors the user must fix print their message only; anything else its stack. */
+async function isUserError(err: unknown): Promise<boolean> {
+  if (err instanceof CliUsageError || (err as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) return true;
+  const [{ ConfigError }, { RootLockedError }] = await Promise.all([import("../config/config.js"), import("../meta/root-lock.js")]);
+  return err instanceof ConfigError || err instanceof RootLockedError;
+}
+
+main(process.argv.slice(2)).catch(async (err: unknown) => {
+  const message = (await isUserError(err)) ? (err as Error).message : String((err as Error).stack ?? err);
   process.stderr.write(`dvcr: ${message}\n`);
   process.exit(1);
 });

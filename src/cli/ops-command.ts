@@ -18,7 +18,9 @@ export interface Target {
   "log-level"?: string;
 }
 
-export class CliUsageError extends Error {}
+import { CliUsageError } from "./usage-error.js";
+
+export { CliUsageError };
 
 /**
  * Call the admin API of a running registry. Credentials, when the registry requires them, come

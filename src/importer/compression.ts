@@ -1,3 +1,4 @@
+import { PIECE_BYTES, STAGE_HIGH_WATER_MARK } from "./buffers.js";
 import { spawn } from "node:child_process";
 import { Duplex, type Readable } from "node:stream";
 import zlib from "node:zlib";
@@ -34,7 +35,7 @@ export function decoder(compression: SourceCompression): Duplex | null {
 
 function gunzip(): Duplex {
   // zlib runs on libuv's thread pool, off the event loop; Node reads concatenated members too.
-  const stage = zlib.createGunzip({ chunkSize: 256 * 1024 });
+  const stage = zlib.createGunzip({ chunkSize: PIECE_BYTES });
   const destroy = stage.destroy.bind(stage);
   stage.destroy = (err?: Error) => destroy(err && (err as NodeJS.ErrnoException).code?.startsWith("Z_") ? corrupt("gzip", err.message) : err);
   return stage;
@@ -55,7 +56,7 @@ class XzDecoder extends Duplex {
   private readonly exited: Promise<number | null>;
 
   constructor() {
-    super({ readableHighWaterMark: 1 << 20, writableHighWaterMark: 1 << 20 });
+    super({ readableHighWaterMark: STAGE_HIGH_WATER_MARK, writableHighWaterMark: STAGE_HIGH_WATER_MARK });
     this.exited = new Promise((resolve) => this.child.once("close", (code) => resolve(code)));
     this.child.once("error", (err) => this.destroy(new ImportError("invalid", `cannot run xz (install xz-utils): ${err.message}`)));
     this.child.stderr.setEncoding("utf8");

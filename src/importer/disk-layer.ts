@@ -1,3 +1,4 @@
+import { STAGE_HIGH_WATER_MARK } from "./buffers.js";
 import { createHash } from "node:crypto";
 import { Readable, Transform, type TransformCallback } from "node:stream";
 import tar from "tar-stream";
@@ -27,7 +28,7 @@ export function diskLayerTar(fileName: string, size: number, content: Readable):
   content.once("error", (err) => pack.destroy(err));
   content.pipe(entry as unknown as NodeJS.WritableStream);
   // tar-stream's streams are streamx streams; hand out a Node byte stream.
-  const out = Readable.from(pack, { objectMode: false, highWaterMark: 1 << 20 });
+  const out = Readable.from(pack, { objectMode: false, highWaterMark: STAGE_HIGH_WATER_MARK });
   out.once("close", () => content.destroy());
   return out;
 }
@@ -54,7 +55,7 @@ export class DiskDetector extends Transform {
   header?: DiskHeader;
 
   constructor(private readonly size: number) {
-    super({ highWaterMark: 1 << 20 });
+    super({ highWaterMark: STAGE_HIGH_WATER_MARK });
   }
 
   private detect(): Error | null {
@@ -91,7 +92,7 @@ export class DigestTap extends Transform {
   bytes = 0;
 
   constructor() {
-    super({ highWaterMark: 1 << 20 });
+    super({ highWaterMark: STAGE_HIGH_WATER_MARK });
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {

@@ -17,7 +17,7 @@ import type { Checksum, ImportRequest, ImportResult, ImportTuning } from "./type
 import { chain, peek } from "./stream-util.js";
 import { xzUncompressedSize } from "./xz-index.js";
 
-const DEFAULT_CHUNK_BYTES = 16 * 1024 * 1024;
+const DEFAULT_CHUNK_BYTES = 8 * 1024 * 1024;
 const DEFAULT_STALL_MS = 10 * 60_000;
 const DEFAULT_SPOOL_RESERVE = 64 * 1024 * 1024;
 

@@ -1,3 +1,4 @@
+import { STAGE_HIGH_WATER_MARK } from "./buffers.js";
 import path from "node:path";
 import { Readable } from "node:stream";
 import type { Dispatcher } from "undici";
@@ -139,7 +140,7 @@ export class HttpDownload {
 
   /** The whole resource, once. */
   stream(): Readable {
-    return Readable.from(this.chunks(), { objectMode: false, highWaterMark: 1 << 20 });
+    return Readable.from(this.chunks(), { objectMode: false, highWaterMark: STAGE_HIGH_WATER_MARK });
   }
 
   private async *chunks(): AsyncGenerator<Buffer> {

@@ -1,3 +1,4 @@
+import { STAGE_HIGH_WATER_MARK } from "./buffers.js";
 import { Transform, type TransformCallback } from "node:stream";
 import type { ImportProgress } from "./types.js";
 
@@ -19,7 +20,7 @@ export class ProgressMeter extends Transform {
     private readonly totalBytes: number | undefined,
     private readonly onProgress?: (p: ImportProgress) => void,
   ) {
-    super({ highWaterMark: 1 << 20 });
+    super({ highWaterMark: STAGE_HIGH_WATER_MARK });
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {

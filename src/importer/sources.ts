@@ -1,3 +1,4 @@
+import { PIECE_BYTES, STAGE_HIGH_WATER_MARK } from "./buffers.js";
 import { createReadStream } from "node:fs";
 import { open, stat } from "node:fs/promises";
 import path from "node:path";
@@ -51,7 +52,7 @@ export async function openFileSource(file: string): Promise<SourceBytes> {
         await handle.close();
       }
     },
-    stream: () => createReadStream(file, { highWaterMark: 1 << 20 }),
+    stream: () => createReadStream(file, { highWaterMark: PIECE_BYTES }),
     close: async () => undefined,
   };
 }
@@ -90,7 +91,7 @@ export async function openHttpSource(source: Extract<ImportSource, { type: "http
 }
 
 export function openStreamSource(source: Extract<ImportSource, { type: "stream" }>): SourceBytes {
-  const body = source.body instanceof Readable ? source.body : new Readable({ highWaterMark: 1 << 20 }).wrap(source.body);
+  const body = source.body instanceof Readable ? source.body : new Readable({ highWaterMark: STAGE_HIGH_WATER_MARK }).wrap(source.body);
   return {
     fileName: path.basename(source.fileName) || "disk.img",
     size: source.size,

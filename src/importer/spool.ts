@@ -1,3 +1,4 @@
+import { PIECE_BYTES } from "./buffers.js";
 import { createReadStream, createWriteStream } from "node:fs";
 import { mkdtemp, rm, statfs } from "node:fs/promises";
 import path from "node:path";
@@ -50,11 +51,11 @@ export async function spoolToFile(content: Readable, dir: string, reserveBytes: 
     },
   });
   try {
-    await pipeline(content, guard, createWriteStream(file, { highWaterMark: 1 << 20 }), { signal });
+    await pipeline(content, guard, createWriteStream(file, { highWaterMark: PIECE_BYTES }), { signal });
   } catch (err) {
     await dispose();
     if ((err as NodeJS.ErrnoException).code === "ENOSPC") throw new ImportError("no-space", `${OUT_OF_SPACE}: spool volume ${dir} is full`, { cause: err });
     throw err;
   }
-  return { size, open: () => createReadStream(file, { highWaterMark: 1 << 20 }), dispose };
+  return { size, open: () => createReadStream(file, { highWaterMark: PIECE_BYTES }), dispose };
 }

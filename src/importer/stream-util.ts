@@ -1,3 +1,4 @@
+import { STAGE_HIGH_WATER_MARK } from "./buffers.js";
 import { pipeline, Readable, type Duplex, type Transform } from "node:stream";
 
 /**
@@ -29,7 +30,7 @@ export async function peek(stream: Readable, n: number): Promise<{ head: Buffer;
   }
   // Its errors reach the replay through the iterator; one after the replay is gone has no reader.
   stream.on("error", ignore);
-  const replayed = Readable.from(replay(), { objectMode: false, highWaterMark: 1 << 20 });
+  const replayed = Readable.from(replay(), { objectMode: false, highWaterMark: STAGE_HIGH_WATER_MARK });
   replayed.on("error", ignore);
   replayed.once("close", () => {
     if (!stream.destroyed) stream.destroy();
