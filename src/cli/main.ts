@@ -1,13 +1,10 @@
 #!/usr/bin/env node
 import { parseArgs } from "node:util";
-import { loadConfig } from "../config/config.js";
-import { createLogger } from "../http/logger.js";
-import { startServer } from "../http/server.js";
-import { gcCommand } from "./gc.js";
-import { inspectCommand } from "./inspect.js";
 import { failureMessage } from "./failure.js";
-import { reindexCommand } from "./reindex.js";
-import { scrubCommand } from "./scrub.js";
+import { CliUsageError } from "./usage-error.js";
+
+// Commands load their modules on demand: `dvcr import` runs as its own small process (a pod)
+// and must not pay for the server's (SQLite, Koa, the index) in memory and start-up time.
 
 const HELP = `dvcr — an OCI registry for virtual machine disk images
 
@@ -17,6 +14,7 @@ Usage:
   dvcr scrub [--root DIR | --url URL] [--repository NAME] [--repair]
   dvcr inspect <repository>[:tag|@digest] [--root DIR | --url URL] [--json]
   dvcr reindex [--root DIR]
+  dvcr import SOURCE --to [http://|https://]HOST[:PORT]/REPO[:TAG] [--checksum ALGO:HEX]... [--progress auto|json|none]
   dvcr --help | --version
 
 Commands:
@@ -25,6 +23,7 @@ Commands:
   scrub     Re-hash stored blobs against their digests; dvcr scrub --help
   inspect   What the disk-image index knows about an image (format, sizes, checksums); dvcr inspect --help
   reindex   Inspect every manifest of a stopped registry again; dvcr reindex --help
+  import    Import a disk image (HTTP, registry, file) into a registry; with no SOURCE, DVCR's importer env; dvcr import --help
 
 Options (each also from the environment, and from the YAML config file):
   --listen HOST:PORT   address to listen on              DVCR_LISTEN   default 127.0.0.1:5000
@@ -56,6 +55,9 @@ async function serve(args: string[]): Promise<void> {
     process.stdout.write(HELP);
     return;
   }
+  const { loadConfig } = await import("../config/config.js");
+  const { createLogger } = await import("../http/logger.js");
+  const { startServer } = await import("../http/server.js");
   const config = loadConfig({ configFile: values.config, listen: values.listen, root: values.root, logLevel: values["log-level"], tlsCert: values["tls-cert"], tlsKey: values["tls-key"], debugListen: values["debug-listen"] });
   const logger = createLogger(config.log.level);
   const running = await startServer(config, logger);
@@ -80,13 +82,16 @@ async function main(argv: string[]): Promise<void> {
     case "serve":
       return serve(rest);
     case "gc":
-      return gcCommand(rest);
+      return (await import("./gc.js")).gcCommand(rest);
     case "scrub":
-      return scrubCommand(rest);
+      return (await import("./scrub.js")).scrubCommand(rest);
     case "inspect":
-      return inspectCommand(rest);
+      return (await import("./inspect.js")).inspectCommand(rest);
     case "reindex":
-      return reindexCommand(rest);
+      return (await import("./reindex.js")).reindexCommand(rest);
+    case "import":
+      // Loaded on demand: the importer runs as its own small process (a pod), without the server's modules.
+      return (await import("./import.js")).importCommand(rest);
     case "--version":
     case "-v":
       process.stdout.write("dvcr 0.1.0\n");

@@ -23,7 +23,9 @@ export interface Target {
   "log-level"?: string;
 }
 
-export class CliUsageError extends Error {}
+import { CliUsageError } from "./usage-error.js";
+
+export { CliUsageError };
 
 /** The `--url` target of a command (with its TLS options), checked once. */
 export function urlTarget(values: Target): UrlTarget {
