@@ -1,4 +1,4 @@
-import { CliUsageError } from "./ops-command.js";
+import { CliUsageError } from "./usage-error.js";
 
 /**
  * What a failed command prints: one clear line (a usage error keeps the help it carries), with

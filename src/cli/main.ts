@@ -1,7 +1,6 @@
 #!/usr/bin/env node
 import { parseArgs } from "node:util";
 import { failureMessage } from "./failure.js";
-import { CliUsageError } from "./usage-error.js";
 
 // Commands load their modules on demand: `dvcr import` runs as its own small process (a pod)
 // and must not pay for the server's (SQLite, Koa, the index) in memory and start-up time.
