@@ -61,14 +61,25 @@ async function serve(args: string[]): Promise<void> {
   const logger = createLogger(config.log.level);
   const running = await startServer(config, logger);
   logger.info({ url: running.url, root: config.root }, `dvcr listening on ${running.url}`);
+  // Node is PID 1 in the container: without these handlers SIGTERM would be ignored there.
   let stopping = false;
   const stop = (signal: string) => {
-    if (stopping) return;
+    if (stopping) {
+      logger.warn({ signal }, "second signal: cutting the requests still running");
+      running.hurry();
+      return;
+    }
     stopping = true;
-    logger.info({ signal }, "shutting down");
-    running.close().then(
-      () => process.exit(0),
-      () => process.exit(1),
+    logger.info({ signal, graceMs: config.shutdown.grace }, "shutting down: no new connections, requests in flight may finish");
+    running.close({ graceMs: config.shutdown.grace }).then(
+      () => {
+        logger.info("stopped");
+        process.exit(0);
+      },
+      (err: unknown) => {
+        logger.error({ err }, "shutdown failed");
+        process.exit(1);
+      },
     );
   };
   process.on("SIGINT", () => stop("SIGINT"));

@@ -8,6 +8,7 @@ import { createApp } from "./app.js";
 import { createServingSocket, type ServingSocket } from "./tls.js";
 import { startDebugServer, type DebugServer } from "./debug-server.js";
 import { closeServer, listenOn, urlOf } from "./listen.js";
+import { RequestTracker } from "./shutdown.js";
 
 export interface RunningServer {
   registry: Registry;
@@ -18,7 +19,13 @@ export interface RunningServer {
   url: string;
   /** Where /metrics is also served (`debug.listen`), if anywhere. */
   debugUrl?: string;
-  close(): Promise<void>;
+  /**
+   * Stop serving and close the registry. With `graceMs`, requests in flight get that long to
+   * finish first (graceful shutdown); without, connections are cut at once.
+   */
+  close(options?: { graceMs?: number }): Promise<void>;
+  /** During a graceful close: cut the requests still running now (a second signal). */
+  hurry(): void;
 }
 
 /** Open the registry at config.root and serve it on config.listen. */
@@ -43,7 +50,8 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   // The disk index resumes what earlier runs left uninspected; pushes queue their own manifests.
   registry.images.start(logger);
   const server = socket.server;
-  server.on("request", createApp(registry, logger, auth).callback());
+  const requests = new RequestTracker();
+  server.on("request", requests.listener(createApp(registry, logger, auth).callback()));
   // Multi-GiB disk uploads take minutes: Node's default 5-minute requestTimeout would cut them.
   server.requestTimeout = 0;
   server.headersTimeout = 60_000;
@@ -71,13 +79,20 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     server,
     url,
     debugUrl: debug?.url,
-    async close() {
+    async close(options = {}) {
       await debug?.close();
-      await closeServer(server);
+      if (options.graceMs === undefined) {
+        await closeServer(server);
+      } else {
+        if (requests.requestsInFlight > 0) logger.info({ requests: requests.requestsInFlight, graceMs: options.graceMs }, "waiting for requests in flight");
+        const { cut } = await requests.drain(server, options.graceMs);
+        if (cut > 0) logger.warn({ requests: cut }, "grace period over: cut the requests still running (upload sessions stay resumable)");
+      }
       await operations.stop();
       socket.close();
       auth?.close();
       registry.close();
     },
+    hurry: () => requests.hurry(),
   };
 }
