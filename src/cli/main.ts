@@ -5,6 +5,7 @@ import { createLogger } from "../http/logger.js";
 import { startServer } from "../http/server.js";
 import { RootLockedError } from "../meta/index.js";
 import { gcCommand } from "./gc.js";
+import { healthcheckCommand } from "./healthcheck.js";
 import { inspectCommand } from "./inspect.js";
 import { CliUsageError } from "./ops-command.js";
 import { reindexCommand } from "./reindex.js";
@@ -18,6 +19,7 @@ Usage:
   dvcr scrub [--root DIR | --url URL] [--repository NAME] [--repair]
   dvcr inspect <repository>[:tag|@digest] [--root DIR | --url URL] [--json]
   dvcr reindex [--root DIR]
+  dvcr healthcheck [--config FILE] [--listen HOST:PORT]
   dvcr --help | --version
 
 Commands:
@@ -26,6 +28,7 @@ Commands:
   scrub     Re-hash stored blobs against their digests; dvcr scrub --help
   inspect   What the disk-image index knows about an image (format, sizes, checksums); dvcr inspect --help
   reindex   Inspect every manifest of a stopped registry again; dvcr reindex --help
+  healthcheck  Exit 0 when the configured server answers /healthz (the container's HEALTHCHECK)
 
 Options (each also from the environment, and from the YAML config file):
   --listen HOST:PORT   address to listen on              DVCR_LISTEN   default 127.0.0.1:5000
@@ -99,6 +102,8 @@ async function main(argv: string[]): Promise<void> {
       return inspectCommand(rest);
     case "reindex":
       return reindexCommand(rest);
+    case "healthcheck":
+      return healthcheckCommand(rest);
     case "--version":
     case "-v":
       process.stdout.write("dvcr 0.1.0\n");

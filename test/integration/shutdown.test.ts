@@ -1,12 +1,11 @@
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
 import { rmSync, writeFileSync } from "node:fs";
-import http from "node:http";
 import path from "node:path";
 import { describe, test } from "node:test";
 import { TestClient } from "../helpers/client.js";
 import { checkStorageInvariants } from "../helpers/invariants.js";
-import { assertSessionResumes } from "../helpers/resume.js";
+import { assertSessionResumes, slowPatch } from "../helpers/resume.js";
 import { startChildServer, tempDir, type ChildServer } from "../helpers/server.js";
 
 /**
@@ -14,39 +13,6 @@ import { startChildServer, tempDir, type ChildServer } from "../helpers/server.j
  * requests in flight finish up to `shutdown.grace`, cuts the rest without damaging storage,
  * closes the metadata and exits 0.
  */
-
-interface SlowUpload {
-  /** Bytes written to the socket so far. */
-  sent: () => number;
-  /** The response's status and Range header, or the error that ended the request. */
-  done: Promise<{ status: number; range: string | undefined } | Error>;
-}
-
-/** A PATCH that writes `total` random bytes in 256 KiB pieces, `delayMs` apart. */
-function slowPatch(url: string, total: number, delayMs: number, opts: { declareLength: boolean; hash?: ReturnType<typeof createHash> }): SlowUpload {
-  let sent = 0;
-  const headers: Record<string, string | number> = { "Content-Type": "application/octet-stream" };
-  if (opts.declareLength) headers["Content-Length"] = total;
-  const req = http.request(url, { method: "PATCH", headers, agent: false });
-  const done = new Promise<{ status: number; range: string | undefined } | Error>((resolve) => {
-    req.once("response", (res) => {
-      res.resume();
-      res.once("end", () => resolve({ status: res.statusCode!, range: res.headers.range }));
-    });
-    req.once("error", (err) => resolve(err));
-  });
-  void (async () => {
-    while (sent < total && !req.destroyed) {
-      const piece = randomBytes(Math.min(256 * 1024, total - sent));
-      opts.hash?.update(piece);
-      sent += piece.length;
-      if (!req.write(piece)) await new Promise((r) => req.once("drain", r));
-      await new Promise((r) => setTimeout(r, delayMs));
-    }
-    if (!req.destroyed) req.end();
-  })();
-  return { sent: () => sent, done };
-}
 
 async function until(condition: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
