@@ -1,4 +1,8 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=2
+// --max-semi-space-size: V8's young generation otherwise grows to 2 × 8 MiB during start-up and
+// stays resident: 13 MiB of an idle dvcr's RSS, for no measured gain in push or pull throughput
+// (bench/: the memory phase; README "Performance"). Only the shebang can set it (V8 sizes the heap
+// before any script runs), so `dvcr` and the container get it; `node main.js` does not.
 import { parseArgs } from "node:util";
 import { ConfigError, loadConfig } from "../config/config.js";
 import { createLogger } from "../http/logger.js";

@@ -9,6 +9,7 @@ import { after, before, describe, test } from "node:test";
 import { parseAllDocuments } from "yaml";
 import { loadConfig } from "../../src/config/config.js";
 import { storageGauges } from "../../src/metrics/storage.js";
+import { withAuthServer } from "../helpers/auth.js";
 import { startTestServer, tempDir, type TestServer } from "../helpers/server.js";
 
 /**
@@ -46,6 +47,8 @@ metrics: {serviceMonitor: {enabled: true, labels: {prometheus: main}}, prometheu
 interface Helm {
   home: string;
   helm(...args: string[]): Promise<string>;
+  /** `helm registry login` with the password on stdin (never on the command line). */
+  login(host: string, username: string, password: string): Promise<void>;
 }
 
 function helmIn(home: string): Helm {
@@ -56,6 +59,12 @@ function helmIn(home: string): Helm {
     async helm(...args: string[]) {
       const { stdout } = await run(HELM, args, { env, cwd: home, maxBuffer: 16 * 1024 * 1024 });
       return stdout;
+    },
+    async login(host: string, username: string, password: string) {
+      const child = execFile(HELM, ["registry", "login", host, "--username", username, "--password-stdin"], { env, cwd: home });
+      child.stdin!.end(password);
+      const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
+      assert.equal(code, 0, `helm registry login as ${username}`);
     },
   };
 }
@@ -235,5 +244,30 @@ describe("Helm chart charts/dvcr (real helm 3.10.1)", () => {
     } finally {
       await server?.close();
     }
+  });
+
+  test("with DVCR's auth: anonymous and node-puller pushes are refused, the admin pushes, the puller pulls", async () => {
+    const packaged = (await h.helm("package", CHART, "-d", h.home)).trim().replace(/^.*saved it to: /s, "");
+    await withAuthServer(
+      (fx) => ({ auth: { admin: fx.auth.admin, puller: fx.auth.puller, reloadIntervalMs: 50 } }),
+      async (server, fx) => {
+        const host = new URL(server.url).host;
+        const helm = helmIn(tempDir("dvcr-helm-auth-"));
+        try {
+          await assert.rejects(helm.helm("push", packaged, `oci://${host}/charts`), /401/);
+          await helm.login(host, fx.puller.username, fx.puller.password);
+          await assert.rejects(helm.helm("push", packaged, `oci://${host}/charts`), /403/);
+          await helm.login(host, fx.admin.username, fx.admin.password);
+          await helm.helm("push", packaged, `oci://${host}/charts`);
+          await helm.login(host, fx.puller.username, fx.puller.password);
+          const out = path.join(helm.home, "pulled");
+          mkdirSync(out);
+          await helm.helm("pull", `oci://${host}/charts/dvcr`, "--version", "0.1.0", "-d", out);
+          assert.ok(readFileSync(path.join(out, "dvcr-0.1.0.tgz")).equals(readFileSync(packaged)));
+        } finally {
+          rmSync(helm.home, { recursive: true, force: true });
+        }
+      },
+    );
   });
 });
