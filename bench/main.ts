@@ -9,6 +9,7 @@ import { parseByteSize } from "../src/config/units.js";
 import type { FigureDefinition, Samples, Sizes } from "./figure.js";
 import { blobFile, writeDiskImageLayout, writeRandomFile } from "./fixtures.js";
 import { measureMachineLimits, type MachineLimits } from "./figures/machine-limits.js";
+import { memoryFigures } from "./figures/memory.js";
 import { peakRssFigures } from "./figures/peak-rss.js";
 import { pullFigure } from "./figures/pull.js";
 import { pushChunkedFigure } from "./figures/push-chunked.js";
@@ -34,6 +35,8 @@ measured alternately dvcr, reference, dvcr, reference … and reported as median
   --size SIZE  the blob and disk size (default 1GiB); chunks stay 64 MiB, the Range GET 64 MiB
   --out FILE   results JSON (default bench/results/latest.json, quick: bench/results/quick.json)
   --work DIR   where fixtures and registry roots go (default a temp dir, removed afterwards)
+  --only P,…   run only these phases (blob, chunked, skopeo, memory) and report their figures;
+               e.g. --only memory for the idle and mixed-workload RSS alone
 `;
 
 const RESULTS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../bench/results");
@@ -44,6 +47,8 @@ interface Options {
   sizes: Sizes;
   out: string;
   work: string | undefined;
+  /** Phase names to run; undefined: all. */
+  only: string[] | undefined;
 }
 
 function parseOptions(argv: string[]): Options | null {
@@ -55,6 +60,7 @@ function parseOptions(argv: string[]): Options | null {
       size: { type: "string" },
       out: { type: "string" },
       work: { type: "string" },
+      only: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
     strict: true,
@@ -74,7 +80,10 @@ function parseOptions(argv: string[]): Options | null {
     rangeBytes: Math.min(quick ? MiB : 64 * MiB, blobBytes),
   };
   const out = values.out ?? path.join(RESULTS_DIR, quick ? "quick.json" : "latest.json");
-  return { quick, pairs, sizes, out, work: values.work };
+  const only = values.only?.split(",").map((p) => p.trim());
+  const unknown = only?.filter((name) => !PHASES.some((p) => p.name === name));
+  if (unknown?.length) throw new Error(`--only: unknown phase ${unknown.join(", ")} (phases: ${PHASES.map((p) => p.name).join(", ")})`);
+  return { quick, pairs, sizes, out, work: values.work, only };
 }
 
 function machineInfo(pageCacheDropped: boolean): MachineInfo {
@@ -129,7 +138,9 @@ async function main(argv: string[]): Promise<void> {
       ...underLoadFigures(plan.load),
       ...peakRssFigures(sizes),
       ...skopeoFigures(sizes),
+      ...memoryFigures(plan.load.connections),
     ];
+    const phases = PHASES.filter((p) => !options.only || options.only.includes(p.name));
     const limitSamples: MachineLimits[] = [];
     const dvcr: Samples[] = [];
     const reference: Samples[] = [];
@@ -138,7 +149,7 @@ async function main(argv: string[]): Promise<void> {
       limitSamples.push(await measureMachineLimits(blob, workDir, plan.cache));
       const d: Samples = {};
       const r: Samples = {};
-      for (const phase of PHASES) {
+      for (const phase of phases) {
         for (const [launcher, samples] of [
           [dvcrLauncher, d],
           [referenceLauncher, r],
@@ -167,7 +178,8 @@ async function main(argv: string[]): Promise<void> {
       load: { connections: plan.load.connections, threads: plan.load.threads, seconds: plan.load.seconds },
       machine: machineInfo(drop),
       limits,
-      figures: buildFigureResults(definitions, dvcr, reference, limits, !quick),
+      // Only the figures the phases run measured (all of them without --only).
+      figures: buildFigureResults(definitions.filter((d) => d.id in dvcr[0]!), dvcr, reference, limits, !quick),
     };
     mkdirSync(path.dirname(options.out), { recursive: true });
     writeFileSync(options.out, JSON.stringify(results, null, 2) + "\n");

@@ -3,6 +3,7 @@ import { mkdirSync, rmSync } from "node:fs";
 import path from "node:path";
 import type { Samples, Sizes } from "./figure.js";
 import { imageDocuments } from "./fixtures.js";
+import { currentRssMiB, IDLE_SETTLE_MS } from "./figures/memory.js";
 import { peakRssMiB } from "./figures/peak-rss.js";
 import { measurePull } from "./figures/pull.js";
 import { measurePushChunked } from "./figures/push-chunked.js";
@@ -120,8 +121,32 @@ export const skopeoPhase: Phase = async (launcher, plan, label) => {
   }
 };
 
+/**
+ * Memory of one process over a whole working day in miniature: its RSS at idle, then the peak
+ * (VmHWM) after a monolithic push, a pull and the request-rate load, all in the same process.
+ */
+export const memoryPhase: Phase = async (launcher, plan, label) => {
+  const root = freshRoot(plan, label);
+  try {
+    return await withServer(launcher, root, async (server) => {
+      await new Promise((r) => setTimeout(r, IDLE_SETTLE_MS));
+      const rss_idle = currentRssMiB(server);
+      await plan.cache.reset([plan.blob.path]);
+      await measurePushMonolithic(server.url, REPOSITORY, plan.blob);
+      const image = await seedImage(server, plan);
+      await plan.cache.reset();
+      await measurePull(server.url, REPOSITORY, plan.blob);
+      await measureUnderLoad(server.url, image, plan.load);
+      return { rss_idle, rss_peak_mixed: peakRssMiB(server) };
+    });
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+};
+
 export const PHASES: { name: string; run: Phase }[] = [
   { name: "blob", run: blobPhase },
   { name: "chunked", run: chunkedPhase },
   { name: "skopeo", run: skopeoPhase },
+  { name: "memory", run: memoryPhase },
 ];

@@ -41,7 +41,8 @@ export function peakRssOf(pid: number): number {
 export const dvcrLauncher: RegistryLauncher = {
   kind: "dvcr",
   async start(root) {
-    const child = spawn(process.execPath, [DVCR_CLI, "serve", "--listen", "127.0.0.1:0", "--root", root, "--log-level", "info"], {
+    // The CLI as a program, as users and the container run it: its shebang sets V8's heap flags.
+    const child = spawn(DVCR_CLI, ["serve", "--listen", "127.0.0.1:0", "--root", root, "--log-level", "info"], {
       stdio: ["ignore", "pipe", "pipe"],
     });
     const url = await new Promise<string>((resolve, reject) => {

@@ -1,4 +1,8 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=2
+// --max-semi-space-size: V8's young generation otherwise grows to 2 × 8 MiB during start-up and
+// stays resident: 13 MiB of an idle dvcr's RSS, for no measured gain in push or pull throughput
+// (bench/: the memory phase; README "Performance"). Only the shebang can set it (V8 sizes the heap
+// before any script runs), so `dvcr` and the container get it; `node main.js` does not.
 import { parseArgs } from "node:util";
 import { failureMessage } from "./failure.js";
 
@@ -14,6 +18,7 @@ Usage:
   dvcr inspect <repository>[:tag|@digest] [--root DIR | --url URL] [--json]
   dvcr reindex [--root DIR]
   dvcr import SOURCE --to [http://|https://]HOST[:PORT]/REPO[:TAG] [--checksum ALGO:HEX]... [--progress auto|json|none]
+  dvcr healthcheck [--config FILE] [--listen HOST:PORT]
   dvcr --help | --version
 
 Commands:
@@ -23,6 +28,7 @@ Commands:
   inspect   What the disk-image index knows about an image (format, sizes, checksums); dvcr inspect --help
   reindex   Inspect every manifest of a stopped registry again; dvcr reindex --help
   import    Import a disk image (HTTP, registry, file) into a registry; with no SOURCE, DVCR's importer env; dvcr import --help
+  healthcheck  Exit 0 when the configured server answers /healthz (the container's HEALTHCHECK)
 
 Options (each also from the environment, and from the YAML config file):
   --listen HOST:PORT   address to listen on              DVCR_LISTEN   default 127.0.0.1:5000
@@ -61,14 +67,25 @@ async function serve(args: string[]): Promise<void> {
   const logger = createLogger(config.log.level);
   const running = await startServer(config, logger);
   logger.info({ url: running.url, root: config.root }, `dvcr listening on ${running.url}`);
+  // Node is PID 1 in the container: without these handlers SIGTERM would be ignored there.
   let stopping = false;
   const stop = (signal: string) => {
-    if (stopping) return;
+    if (stopping) {
+      logger.warn({ signal }, "second signal: cutting the requests still running");
+      running.hurry();
+      return;
+    }
     stopping = true;
-    logger.info({ signal }, "shutting down");
-    running.close().then(
-      () => process.exit(0),
-      () => process.exit(1),
+    logger.info({ signal, graceMs: config.shutdown.grace }, "shutting down: no new connections, requests in flight may finish");
+    running.close({ graceMs: config.shutdown.grace }).then(
+      () => {
+        logger.info("stopped");
+        process.exit(0);
+      },
+      (err: unknown) => {
+        logger.error({ err }, "shutdown failed");
+        process.exit(1);
+      },
     );
   };
   process.on("SIGINT", () => stop("SIGINT"));
@@ -91,6 +108,8 @@ async function main(argv: string[]): Promise<void> {
     case "import":
       // Loaded on demand: the importer runs as its own small process (a pod), without the server's modules.
       return (await import("./import.js")).importCommand(rest);
+    case "healthcheck":
+      return (await import("./healthcheck.js")).healthcheckCommand(rest);
     case "--version":
     case "-v":
       process.stdout.write("dvcr 0.1.0\n");

@@ -101,6 +101,13 @@ const ConfigSchema = z.strictObject({
     /** Tar entries per layer beyond which it is judged a tar bomb. */
     maxTarEntries: z.number().int().positive(),
   }),
+  shutdown: z.object({
+    /**
+     * On SIGTERM, requests in flight get this long to finish before their connections are cut
+     * (shorter than Kubernetes' default 30 s terminationGracePeriodSeconds, so the cut is ours).
+     */
+    grace: Duration,
+  }),
   /** Absent: an open registry (the embedded default). See config/auth.ts. */
   auth: AuthConfigSchema.optional(),
   /** Absent: plain HTTP. */
@@ -121,6 +128,7 @@ export const DEFAULT_CONFIG: Config = {
   gc: { schedule: "0 2 * * *", grace: 60 * 60 * 1000, uploadTtl: 24 * 60 * 60 * 1000 },
   scrub: { schedule: "0 3 * * 0" },
   index: { checksumConcurrency: 1, checksumTimeout: 4 * 60 * 60 * 1000, maxGzipRatio: 100, maxTarEntries: 10_000 },
+  shutdown: { grace: 25_000 },
 };
 
 /** Settings given on the command line (already parsed by the CLI). */
@@ -186,6 +194,7 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
     log: { level: env.DVCR_LOG_LEVEL || undefined },
     gc: { schedule: env.DVCR_GC_SCHEDULE || undefined, grace: env.DVCR_GC_GRACE || undefined, uploadTtl: env.DVCR_UPLOAD_TTL || undefined },
     scrub: { schedule: env.DVCR_SCRUB_SCHEDULE || undefined },
+    shutdown: { grace: env.DVCR_SHUTDOWN_GRACE || undefined },
     storage: { directIo: booleanOrUndefined(env.DVCR_STORAGE_DIRECT_IO), reserve: { bytes: env.DVCR_STORAGE_RESERVE_BYTES || undefined, percent: numberOrUndefined(env.DVCR_STORAGE_RESERVE_PERCENT) } },
   });
   merged = merge(merged, authFromEnv(env));

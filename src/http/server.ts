@@ -10,6 +10,7 @@ import { createServingSocket, type ServingSocket } from "./tls.js";
 import { startDebugServer, type DebugServer } from "./debug-server.js";
 import { closeServer, listenOn, urlOf } from "./listen.js";
 import { serveWithLimits } from "./connection-limits.js";
+import { RequestTracker } from "./shutdown.js";
 
 export interface RunningServer {
   registry: OpenRegistry;
@@ -20,7 +21,13 @@ export interface RunningServer {
   url: string;
   /** Where /metrics is also served (`debug.listen`), if anywhere. */
   debugUrl?: string;
-  close(): Promise<void>;
+  /**
+   * Stop serving and close the registry. With `graceMs`, requests in flight get that long to
+   * finish first (graceful shutdown); without, connections are cut at once.
+   */
+  close(options?: { graceMs?: number }): Promise<void>;
+  /** During a graceful close: cut the requests still running now (a second signal). */
+  hurry(): void;
 }
 
 /** A reserve above half the volume leaves uploads less room than it keeps free: likely a unit slip. */
@@ -57,7 +64,8 @@ export async function startServer(config: Config, logger: Logger, options: OpenO
   // The disk index resumes what earlier runs left uninspected; pushes queue their own manifests.
   registry.images.start(logger);
   const server = socket.server;
-  serveWithLimits(server, createApp(registry, logger, auth).callback(), config.http, logger);
+  const requests = new RequestTracker();
+  serveWithLimits(server, requests.listener(createApp(registry, logger, auth).callback()), config.http, logger);
   await listenOn(server, config.listen);
   let debug: DebugServer | undefined;
   if (config.debug?.listen) {
@@ -81,13 +89,20 @@ export async function startServer(config: Config, logger: Logger, options: OpenO
     server,
     url,
     debugUrl: debug?.url,
-    async close() {
+    async close(options = {}) {
       await debug?.close();
-      await closeServer(server);
+      if (options.graceMs === undefined) {
+        await closeServer(server);
+      } else {
+        if (requests.requestsInFlight > 0) logger.info({ requests: requests.requestsInFlight, graceMs: options.graceMs }, "waiting for requests in flight");
+        const { cut } = await requests.drain(server, options.graceMs);
+        if (cut > 0) logger.warn({ requests: cut }, "grace period over: cut the requests still running (upload sessions stay resumable)");
+      }
       await operations.stop();
       socket.close();
       auth?.close();
       await registry.close();
     },
+    hurry: () => requests.hurry(),
   };
 }

@@ -27,6 +27,8 @@ const FIGURES = [
   "rss_pull",
   "skopeo_push",
   "skopeo_pull",
+  "rss_idle",
+  "rss_peak_mixed",
 ];
 
 function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
@@ -91,10 +93,33 @@ test("bench --quick measures every figure on dvcr and the reference and writes w
       "pull",
       "push_chunked",
       "push_monolithic",
+      "rss_idle",
+      "rss_peak_mixed",
       "rss_push_chunked",
       "rss_push_monolithic",
       "tags_list_rps",
     ]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("bench --only memory runs the memory phase alone: idle RSS and the mixed-workload peak", { timeout: 300_000 }, async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "dvcr-bench-test-"));
+  try {
+    const out = path.join(dir, "memory.json");
+    const { code, stdout, stderr } = await run(["--quick", "--only", "memory", "--out", out, "--work", path.join(dir, "work")]);
+    assert.equal(code, 0, `bench failed:\n${stderr}`);
+    assert.doesNotMatch(stderr, /(blob|chunked|skopeo) phase/, "no other phase ran");
+    const results = JSON.parse(readFileSync(out, "utf8")) as BenchResults;
+    assert.deepEqual(results.figures.map((f) => f.id), ["rss_idle", "rss_peak_mixed"]);
+    const [idle, peak] = results.figures;
+    // A server's peak over push + pull + load is at least what it held at idle.
+    assert.ok(peak!.dvcr.median >= idle!.dvcr.median, `peak ${peak!.dvcr.median} ≥ idle ${idle!.dvcr.median}`);
+    assert.ok(stdout.includes(`| ${idle!.title} |`));
+    const bad = await run(["--quick", "--only", "memroy"]);
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stderr, /--only: unknown phase memroy/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

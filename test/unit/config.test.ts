@@ -50,6 +50,16 @@ describe("configuration", () => {
     assert.throws(() => loadConfig({}, { DVCR_STORAGE_DIRECT_IO: "yes" }), /storage.directIo/);
   });
 
+  test("shutdown.grace: 25 s by default (under Kubernetes' 30 s), from the file or DVCR_SHUTDOWN_GRACE", () => {
+    assert.equal(loadConfig({}, {}).shutdown.grace, 25_000);
+    const dir = mkdtempSync(path.join(os.tmpdir(), "dvcr-cfg-"));
+    const file = path.join(dir, "dvcr.yaml");
+    writeFileSync(file, "shutdown: {grace: 10s}\n");
+    assert.equal(loadConfig({ configFile: file }, {}).shutdown.grace, 10_000);
+    assert.equal(loadConfig({ configFile: file }, { DVCR_SHUTDOWN_GRACE: "2m" }).shutdown.grace, 120_000);
+    assert.throws(() => loadConfig({}, { DVCR_SHUTDOWN_GRACE: "soon" }), /shutdown.grace/);
+  });
+
   test("listen addresses: HOST:PORT, [v6]:PORT, and :PORT for every interface (the README's debug.listen: :5001)", () => {
     assert.deepEqual(parseListen("127.0.0.1:5000"), { host: "127.0.0.1", port: 5000 });
     assert.deepEqual(parseListen("[::1]:5000"), { host: "::1", port: 5000 });
