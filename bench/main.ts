@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -20,11 +20,11 @@ import { underLoadFigures } from "./figures/under-load.js";
 import { canDropPageCache, CachePolicy } from "./page-cache.js";
 import { PHASES, type BenchPlan } from "./phases.js";
 import { buildFigureResults, renderTable, type BenchResults, type MachineInfo } from "./report.js";
-import { dvcrLauncher, referenceLauncher } from "./servers.js";
+import { baselineLauncher, dvcrLauncher, referenceLauncher } from "./servers.js";
 import { summarize } from "./stats.js";
 import { MiB } from "./timing.js";
 
-const HELP = `npm run bench -- [--quick] [--pairs N] [--size SIZE] [--out FILE]
+const HELP = `npm run bench -- [--quick] [--pairs N] [--size SIZE] [--out FILE] [--baseline DIR]
 
 Side-by-side benchmark of dvcr and the CNCF reference registry (docker-registry 2.8), each figure
 measured alternately dvcr, reference, dvcr, reference … and reported as medians and pair ratios.
@@ -37,6 +37,9 @@ measured alternately dvcr, reference, dvcr, reference … and reported as median
   --work DIR   where fixtures and registry roots go (default a temp dir, removed afterwards)
   --only P,…   run only these phases (blob, chunked, skopeo, memory) and report their figures;
                e.g. --only memory for the idle and mixed-workload RSS alone
+  --baseline DIR  measure another build of dvcr in the reference's place (a checkout of an older
+               commit with \`npm ci && npm run build\` done): a change to dvcr before and after, in
+               one run; the targets, which are set against the reference, are not judged
 `;
 
 const RESULTS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../bench/results");
@@ -49,6 +52,8 @@ interface Options {
   work: string | undefined;
   /** Phase names to run; undefined: all. */
   only: string[] | undefined;
+  /** A dvcr checkout to compare against instead of the reference registry. */
+  baseline: string | undefined;
 }
 
 function parseOptions(argv: string[]): Options | null {
@@ -61,6 +66,7 @@ function parseOptions(argv: string[]): Options | null {
       out: { type: "string" },
       work: { type: "string" },
       only: { type: "string" },
+      baseline: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
     strict: true,
@@ -83,12 +89,22 @@ function parseOptions(argv: string[]): Options | null {
   const only = values.only?.split(",").map((p) => p.trim());
   const unknown = only?.filter((name) => !PHASES.some((p) => p.name === name));
   if (unknown?.length) throw new Error(`--only: unknown phase ${unknown.join(", ")} (phases: ${PHASES.map((p) => p.name).join(", ")})`);
-  return { quick, pairs, sizes, out, work: values.work, only };
+  if (values.baseline !== undefined && !existsSync(path.join(values.baseline, "dist/src/cli/main.js"))) {
+    throw new Error(`--baseline ${values.baseline}: no dist/src/cli/main.js there (run npm ci && npm run build in it first)`);
+  }
+  return { quick, pairs, sizes, out, work: values.work, only, baseline: values.baseline };
 }
 
-function machineInfo(pageCacheDropped: boolean): MachineInfo {
+/** What the second registry of each pair is: the reference's version, or the baseline's commit. */
+function secondRegistry(baseline: string | undefined): string {
+  if (baseline === undefined) return execFileSync("docker-registry", ["--version"], { encoding: "utf8" }).trim();
+  const commit = execFileSync("git", ["-C", baseline, "log", "-1", "--format=%h %s"], { encoding: "utf8" }).trim();
+  return `dvcr baseline ${path.resolve(baseline)} (${commit.slice(0, 72)})`;
+}
+
+function machineInfo(pageCacheDropped: boolean, baseline: string | undefined): MachineInfo {
   const cpus = os.cpus();
-  const referenceVersion = execFileSync("docker-registry", ["--version"], { encoding: "utf8" }).trim();
+  const referenceVersion = secondRegistry(baseline);
   return {
     hostname: os.hostname(),
     cpu: cpus[0]?.model.trim() ?? "unknown",
@@ -144,6 +160,8 @@ async function main(argv: string[]): Promise<void> {
     const limitSamples: MachineLimits[] = [];
     const dvcr: Samples[] = [];
     const reference: Samples[] = [];
+    const second = options.baseline === undefined ? referenceLauncher : baselineLauncher(options.baseline);
+    if (options.baseline !== undefined) log(`baseline: ${secondRegistry(options.baseline)} in the reference's place`);
     for (let pair = 0; pair < pairs; pair++) {
       log(`pair ${pair + 1}/${pairs}: machine limits`);
       limitSamples.push(await measureMachineLimits(blob, workDir, plan.cache));
@@ -152,7 +170,7 @@ async function main(argv: string[]): Promise<void> {
       for (const phase of phases) {
         for (const [launcher, samples] of [
           [dvcrLauncher, d],
-          [referenceLauncher, r],
+          [second, r],
         ] as const) {
           log(`pair ${pair + 1}/${pairs}: ${phase.name} phase, ${launcher.kind}`);
           try {
@@ -176,10 +194,11 @@ async function main(argv: string[]): Promise<void> {
       pairs,
       sizes: { ...sizes, diskLayerBytes: disk.layerBytes },
       load: { connections: plan.load.connections, threads: plan.load.threads, seconds: plan.load.seconds },
-      machine: machineInfo(drop),
+      machine: machineInfo(drop, options.baseline),
+      against: options.baseline === undefined ? "reference" : "baseline",
       limits,
       // Only the figures the phases run measured (all of them without --only).
-      figures: buildFigureResults(definitions.filter((d) => d.id in dvcr[0]!), dvcr, reference, limits, !quick),
+      figures: buildFigureResults(definitions.filter((d) => d.id in dvcr[0]!), dvcr, reference, limits, !quick && options.baseline === undefined),
     };
     mkdirSync(path.dirname(options.out), { recursive: true });
     writeFileSync(options.out, JSON.stringify(results, null, 2) + "\n");

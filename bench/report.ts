@@ -37,6 +37,8 @@ export interface BenchResults {
   sizes: { blobBytes: number; chunkBytes: number; rangeBytes: number; diskLayerBytes: number };
   load: { connections: number; threads: number; seconds: number };
   machine: MachineInfo;
+  /** What the second registry of each pair is (absent in older results: the reference). */
+  against?: "reference" | "baseline";
   /** MB/s, summarized over the pairs. */
   limits: Record<keyof MachineLimits, Summary>;
   figures: FigureResult[];
@@ -97,11 +99,12 @@ function verdict(f: FigureResult): string {
 
 /** The results as a Markdown table (stdout and the README's Performance section). */
 export function renderTable(results: BenchResults): string {
+  const other = results.against ?? "reference";
   const lines = [
-    `dvcr vs the reference registry (${results.machine.reference}), ${results.pairs} alternating pair(s), ${results.date}`,
+    `dvcr vs ${other === "reference" ? "the reference registry" : "another build"} (${results.machine.reference}), ${results.pairs} alternating pair(s), ${results.date}`,
     `machine: ${results.machine.cpu}, ${results.machine.cores} cores, ${results.machine.memoryGiB} GiB, Linux ${results.machine.kernel}, Node ${results.machine.node}; page cache ${results.machine.pageCacheDropped ? "dropped before every transfer" : "NOT dropped"}`,
     "",
-    "| figure | unit | dvcr median (min–max) | reference median (min–max) | dvcr ÷ reference, median (min–max) | target |",
+    `| figure | unit | dvcr median (min–max) | ${other} median (min–max) | dvcr ÷ ${other}, median (min–max) | target |`,
     "|---|---|---|---|---|---|",
   ];
   for (const f of results.figures) {

@@ -18,7 +18,8 @@ export interface RunningRegistry {
   stop(): Promise<void>;
 }
 
-export type RegistryKind = "dvcr" | "reference";
+/** "baseline": another build of dvcr (`npm run bench -- --baseline DIR`), in the reference's place. */
+export type RegistryKind = "dvcr" | "reference" | "baseline";
 
 export interface RegistryLauncher {
   kind: RegistryKind;
@@ -38,49 +39,61 @@ export function peakRssOf(pid: number): number {
 }
 
 /** `dvcr serve` on a free port; the URL comes from its "listening" log line. */
-export const dvcrLauncher: RegistryLauncher = {
-  kind: "dvcr",
-  async start(root) {
-    // The CLI as a program, as users and the container run it: its shebang sets V8's heap flags.
-    const child = spawn(DVCR_CLI, ["serve", "--listen", "127.0.0.1:0", "--root", root, "--log-level", "info"], {
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    const url = await new Promise<string>((resolve, reject) => {
-      let out = "";
-      let err = "";
-      const onErr = (d: Buffer) => void (err += d.toString());
-      const onExit = (code: number | null) => fail(new Error(`dvcr exited with ${code} before listening: ${err}`));
-      const onOut = (d: Buffer) => {
-        out += d.toString();
-        const m = /"url":"(http:\/\/[^"]+)"/.exec(out);
-        if (!m) return;
-        settle();
-        resolve(m[1]!);
-      };
-      const settle = () => {
-        clearTimeout(timer);
-        child.stdout!.off("data", onOut);
-        child.stderr!.off("data", onErr);
-        child.off("error", fail);
-        child.off("exit", onExit);
-      };
-      const fail = (e: Error) => {
-        settle();
-        child.kill("SIGKILL");
-        reject(e);
-      };
-      const timer = setTimeout(() => fail(new Error(`dvcr did not start within ${START_TIMEOUT_MS} ms: ${err}`)), START_TIMEOUT_MS);
-      child.stderr!.on("data", onErr);
-      child.stdout!.on("data", onOut);
-      child.once("error", fail);
-      child.once("exit", onExit);
-    });
-    // Keep draining its logs so a full pipe never stalls the server.
-    child.stdout!.resume();
-    child.stderr!.resume();
-    return running(child, url, (repository, tag) => diskIndexSettled(url, repository, tag));
-  },
-};
+export const dvcrLauncher: RegistryLauncher = dvcrLauncherFor(DVCR_CLI, "dvcr");
+
+/**
+ * Another build of dvcr (a checkout with `npm ci && npm run build` done), so that a change to dvcr
+ * itself is measured before and after in one run, pair by pair, like the reference.
+ */
+export function baselineLauncher(checkout: string): RegistryLauncher {
+  return dvcrLauncherFor(path.resolve(checkout, "dist/src/cli/main.js"), "baseline");
+}
+
+function dvcrLauncherFor(cli: string, kind: RegistryKind): RegistryLauncher {
+  return {
+    kind,
+    async start(root) {
+      // The CLI as a program, as users and the container run it: its shebang sets V8's heap flags.
+      const child = spawn(cli, ["serve", "--listen", "127.0.0.1:0", "--root", root, "--log-level", "info"], {
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      const url = await new Promise<string>((resolve, reject) => {
+        let out = "";
+        let err = "";
+        const onErr = (d: Buffer) => void (err += d.toString());
+        const onExit = (code: number | null) => fail(new Error(`dvcr exited with ${code} before listening: ${err}`));
+        const onOut = (d: Buffer) => {
+          out += d.toString();
+          const m = /"url":"(http:\/\/[^"]+)"/.exec(out);
+          if (!m) return;
+          settle();
+          resolve(m[1]!);
+        };
+        const settle = () => {
+          clearTimeout(timer);
+          child.stdout!.off("data", onOut);
+          child.stderr!.off("data", onErr);
+          child.off("error", fail);
+          child.off("exit", onExit);
+        };
+        const fail = (e: Error) => {
+          settle();
+          child.kill("SIGKILL");
+          reject(e);
+        };
+        const timer = setTimeout(() => fail(new Error(`dvcr did not start within ${START_TIMEOUT_MS} ms: ${err}`)), START_TIMEOUT_MS);
+        child.stderr!.on("data", onErr);
+        child.stdout!.on("data", onOut);
+        child.once("error", fail);
+        child.once("exit", onExit);
+      });
+      // Keep draining its logs so a full pipe never stalls the server.
+      child.stdout!.resume();
+      child.stderr!.resume();
+      return running(child, url, (repository, tag) => diskIndexSettled(url, repository, tag));
+    },
+  };
+}
 
 /** Poll dvcr's image API until the disk index has judged the image (status no longer "indexing"). */
 async function diskIndexSettled(url: string, repository: string, tag: string): Promise<void> {
