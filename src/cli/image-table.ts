@@ -28,7 +28,7 @@ export function imageTable(image: ImageEntry): string {
     ["Digest", image.digest],
     ["Owner", `${image.kind} ${owner}`],
     ["Status", image.status],
-    ["Format", image.format ?? "-"],
+    ["Format", image.format === null ? "-" : image.compression ? `${image.format} (kept ${image.compression}-compressed in the layer)` : image.format],
     ...(image.reason === null ? [] : ([["Reason", image.reason]] as [string, string][])),
     ["Virtual size", formatBytes(image.virtualSize)],
     ["Stored size", formatBytes(image.storedSize)],

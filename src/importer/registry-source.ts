@@ -1,6 +1,6 @@
 import path from "node:path";
 import { Readable } from "node:stream";
-import { DEFAULT_DISK_LIMITS, decodingStages, isInspectionError, layerEncoding, probeLayer, walkTar, type DiskLimits, type DiskProbe, type LayerSource } from "../disk/index.js";
+import { DEFAULT_DISK_LIMITS, decodingStages, isInspectionError, layerEncoding, probeLayer, walkTar, type DiskLimits, type LayerSource, type PlainDiskProbe } from "../disk/index.js";
 import { MANIFEST_MEDIA_TYPES, isIndexMediaType, type Descriptor } from "../oci/index.js";
 import { uploadBlob } from "./blob-upload.js";
 import { DigestTap } from "./disk-layer.js";
@@ -45,7 +45,7 @@ function blobSource(client: RegistryClient, repository: string, layer: Descripto
 interface DiskLayer {
   layer: Descriptor;
   /** What the header pass found; null when the disk file is itself compressed (DVCR's own pushes). */
-  probe: DiskProbe | null;
+  probe: PlainDiskProbe | null;
 }
 
 /** The layer holding `disk/<file>`, topmost first (a later layer overrides an earlier one). */
@@ -53,10 +53,9 @@ async function findDiskLayer(client: RegistryClient, repository: string, manifes
   for (const layer of [...manifest.layers].reverse()) {
     try {
       const probe = await probeLayer(blobSource(client, repository, layer), IMPORT_LIMITS, signal ?? new AbortController().signal);
-      if (probe) return { layer, probe };
-    } catch (err) {
       // A compressed disk file inside the layer: the importer unpacks it on the way.
-      if (isInspectionError(err) && /-compressed;/.test(err.reason)) return { layer, probe: null };
+      if (probe) return { layer, probe: probe.compression === null ? probe : null };
+    } catch (err) {
       if (isInspectionError(err)) throw new ImportError("corrupt", `layer ${layer.digest}: ${err.reason}`);
       throw err;
     }
@@ -78,7 +77,7 @@ async function hasImporterShape(client: RegistryClient, repository: string, foun
   return found.layer.size === BLOCK + body || found.layer.size === 2 * BLOCK + body;
 }
 
-function resultOf(probe: DiskProbe, pushed: Pick<ImportResult, "manifestDigest" | "storedBytes" | "durationMs">, bytes: number, started: number): ImportResult {
+function resultOf(probe: PlainDiskProbe, pushed: Pick<ImportResult, "manifestDigest" | "storedBytes" | "durationMs">, bytes: number, started: number): ImportResult {
   const seconds = (Date.now() - started) / 1000;
   return {
     ...pushed,
@@ -176,7 +175,7 @@ export async function mountFromRepository(context: ImportContext, from: string, 
 }
 
 /** A disk file kept compressed in its layer (DVCR's own importer): the labels describe it. */
-async function probeFromLabels(client: RegistryClient, repository: string, manifest: ImageManifest): Promise<DiskProbe> {
+async function probeFromLabels(client: RegistryClient, repository: string, manifest: ImageManifest): Promise<PlainDiskProbe> {
   const chunks: Buffer[] = [];
   for await (const chunk of await client.getBlob(repository, manifest.config.digest)) chunks.push(chunk as Buffer);
   const labels = (JSON.parse(Buffer.concat(chunks).toString("utf8")) as { config?: { Labels?: Record<string, string> } }).config?.Labels ?? {};
@@ -184,5 +183,5 @@ async function probeFromLabels(client: RegistryClient, repository: string, manif
   const size = Number(labels["source-image-size"]);
   const virtualSize = Number(labels["source-image-virtual-size"]);
   if (!format || !Number.isFinite(size) || !Number.isFinite(virtualSize)) throw new ImportError("invalid", "the image's disk is compressed in its layer and its config has no source-image-* labels");
-  return { format: format as DiskProbe["format"], size, virtualSize, cdrom: format === "iso", details: {}, path: "disk/" };
+  return { format: format as PlainDiskProbe["format"], size, virtualSize, cdrom: format === "iso", details: {}, path: "disk/", compression: null };
 }

@@ -13,7 +13,7 @@ import { MediaType, isExternalBlob, isIndexMediaType, type Descriptor, type Pars
 import { configLabels, labelMismatch } from "./labels.js";
 
 /** Bumped when the inspector learns something new: rows of older versions are redone at start-up. */
-export const INSPECTOR_VERSION = 1;
+export const INSPECTOR_VERSION = 2;
 
 /** Image configs are a few KiB; one larger than this is not read for labels. */
 const MAX_CONFIG_BYTES = 1024 * 1024;
@@ -45,6 +45,7 @@ export function emptyRecord(): DiskImageRecord {
     diskFile: null,
     layerDigest: null,
     cdrom: false,
+    compression: null,
     sha256: null,
     md5: null,
     details: null,
@@ -64,6 +65,7 @@ export function notADisk(base: DiskImageRecord, reason: string): DiskImageRecord
     virtualSize: null,
     unpackedSize: null,
     cdrom: false,
+    compression: null,
     sha256: null,
     md5: null,
     details: null,
@@ -110,17 +112,21 @@ export async function probeManifest(parsed: ParsedManifest, blobs: BlobReader, l
       if (isExternalBlob(layer)) continue;
       const probe = await probeLayer(await layerSource(blobs, layer), limits, signal);
       if (!probe) continue;
+      // A compressed disk file's own size is known only once the checksum pass has decompressed it.
+      const unpackedSize = probe.compression === null ? probe.size : null;
+      const storedFileSize = probe.compression === null ? undefined : probe.size;
       const record: DiskImageRecord = {
         ...base,
         status: "indexing",
         format: probe.format,
         virtualSize: probe.virtualSize,
-        unpackedSize: probe.size,
+        unpackedSize,
         diskFile: probe.path,
         layerDigest: layer.digest,
         cdrom: probe.cdrom,
-        details: probe.details,
-        labelMismatch: labelMismatch(base.labels, { format: probe.format, virtualSize: probe.virtualSize, unpackedSize: probe.size }),
+        compression: probe.compression,
+        details: storedFileSize === undefined ? probe.details : { ...probe.details, storedFileSize },
+        labelMismatch: labelMismatch(base.labels, { format: probe.format, virtualSize: probe.virtualSize, unpackedSize, storedFileSize }),
         indexedAt: null,
       };
       return { record, checksum: { layer, probe } };
@@ -142,7 +148,20 @@ export async function checksumManifest(
 ): Promise<DiskImageRecord> {
   try {
     const sums = await checksumLayer(await layerSource(blobs, layer), limits, signal);
-    return { ...probed, status: "ready", sha256: sums.sha256, md5: sums.md5, indexedAt: Date.now() };
+    const done: DiskImageRecord = { ...probed, status: "ready", sha256: sums.sha256, md5: sums.md5, indexedAt: Date.now() };
+    if (!sums.unpacked) return done;
+    // A compressed disk file: its header judged again against the decompressed size, which fills
+    // in the sizes the header pass could not know (a raw disk's virtual size, the unpacked size).
+    const { header, size } = sums.unpacked;
+    return {
+      ...done,
+      format: header.format,
+      virtualSize: header.virtualSize,
+      unpackedSize: size,
+      cdrom: header.cdrom,
+      details: { ...header.details, storedFileSize: sums.size },
+      labelMismatch: labelMismatch(probed.labels, { format: header.format, virtualSize: header.virtualSize, unpackedSize: size, storedFileSize: sums.size }),
+    };
   } catch (err) {
     if (!isInspectionError(err)) throw err;
     // Over budget: the disk is what the header pass found, only its checksums are unknown.

@@ -28,18 +28,22 @@ export function configLabels(config: unknown): Record<string, string> {
 
 export interface FoundDisk {
   format: DiskHeader["format"];
-  virtualSize: number;
-  unpackedSize: number;
+  /** null: not known yet (a compressed raw disk before the checksum pass); agrees with any label. */
+  virtualSize: number | null;
+  unpackedSize: number | null;
+  /** A disk file kept compressed in the layer: its stored size is a size the importer may have recorded too. */
+  storedFileSize?: number;
 }
 
 /** Names of the source-image-* labels that disagree with the disk found (absent labels agree). */
 export function labelMismatch(labels: Record<string, string>, found: FoundDisk): string[] {
-  const expected: Record<string, string> = {
-    [SOURCE_LABELS.size]: String(found.unpackedSize),
-    [SOURCE_LABELS.virtualSize]: String(found.virtualSize),
-    [SOURCE_LABELS.format]: found.format,
+  const sizes = [found.unpackedSize, found.storedFileSize].filter((n) => n !== undefined);
+  const expected: Record<string, string[] | null> = {
+    [SOURCE_LABELS.size]: sizes.includes(null) ? null : sizes.map(String),
+    [SOURCE_LABELS.virtualSize]: found.virtualSize === null ? null : [String(found.virtualSize)],
+    [SOURCE_LABELS.format]: [found.format],
   };
   return Object.entries(expected)
-    .filter(([label, value]) => labels[label] !== undefined && labels[label]!.trim().toLowerCase() !== value)
+    .filter(([label, values]) => values !== null && labels[label] !== undefined && !values.includes(labels[label]!.trim().toLowerCase()))
     .map(([label]) => label);
 }

@@ -56,13 +56,18 @@ export interface DiskImageRecord {
   virtualSize: number | null;
   /** Bytes of the image's layers as stored (compressed when the layers are). */
   storedSize: number | null;
-  /** Bytes of the disk file itself. */
+  /** Bytes of the disk itself (decompressed when `compression` is set; null until known). */
   unpackedSize: number | null;
   /** `disk/<file>` */
   diskFile: string | null;
   layerDigest: string | null;
   cdrom: boolean;
-  /** Of the disk file (not of the layer). */
+  /**
+   * The disk file is kept gzip- or xz-compressed in its layer (DVCR's own importer stores the
+   * source as it came): format, sizes and checksums are of the disk inside it.
+   */
+  compression: "gzip" | "xz" | null;
+  /** Of the disk (not of the layer; decompressed when `compression` is set). */
   sha256: string | null;
   md5: string | null;
   /** Format-specific facts: qcow2 version, backing file, encryption; vmdk create type; … */

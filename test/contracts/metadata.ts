@@ -35,6 +35,7 @@ function diskRow(overrides: Partial<DiskImageRecord> = {}): DiskImageRecord {
     diskFile: "disk/x.qcow2",
     layerDigest: null,
     cdrom: false,
+    compression: null,
     sha256: null,
     md5: null,
     details: { version: 3 },

@@ -1,10 +1,12 @@
 import assert from "node:assert/strict";
-import { rmSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { rmSync, statSync } from "node:fs";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import BetterSqlite3 from "better-sqlite3";
 import { TestClient } from "../helpers/client.js";
-import { diskLayer, makeRaw, sha256sum } from "../helpers/disk-images.js";
+import type { ImageEntry } from "../../src/index/index.js";
+import { convert, diskLayer, makeRaw, sha256sum } from "../helpers/disk-images.js";
 import { getImageEntry, pushDiskImage, waitForImage } from "../helpers/disk-push.js";
 import { startTestServer, tempDir, type TestServer } from "../helpers/server.js";
 
@@ -134,6 +136,49 @@ describe("the index works behind the push", () => {
       assert.equal(value('dvcr_disk_index_queued{pass="checksum"}'), 0);
     } finally {
       await server.dispose();
+    }
+  });
+
+  test("DVCR's own importer's images (the source kept xz-compressed in the layer): the index describes the disk inside, also for rows an older inspector judged", async () => {
+    const root = tempDir("dvcr-compressed-");
+    let server: TestServer | undefined = await startTestServer({}, root);
+    try {
+      const qcow2 = convert(largeFile, path.join(dir, "inner.qcow2"), "qcow2");
+      execFileSync("xz", ["-k", "-f", "-T0", qcow2]);
+      const packed = `${qcow2}.xz`;
+      // DVCR's importer labels the file it stored: the compressed source's size.
+      const labels = { "source-image-size": String(statSync(packed).size), "source-image-virtual-size": String(160 * MiB), "source-image-format": "qcow2" };
+      let client = new TestClient(server.url);
+      await pushDiskImage(client, "cvi/packed", "latest", await diskLayer(packed, "ubuntu.qcow2.xz"), { labels });
+      const expect = (entry: ImageEntry) => {
+        assert.equal(entry.compression, "xz");
+        assert.equal(entry.format, "qcow2");
+        assert.equal(entry.virtualSize, 160 * MiB);
+        assert.equal(entry.unpackedSize, statSync(qcow2).size);
+        assert.equal(entry.sha256, sha256sum(qcow2), "the checksum is the disk's, as a disk importer writes it");
+        assert.equal(entry.details?.storedFileSize, statSync(packed).size);
+        assert.deepEqual(entry.labelMismatch, []);
+        assert.equal(entry.reason, null);
+      };
+      expect(await waitForImage(client, "cvi/packed"));
+      await server.close();
+
+      // As an inspector of version 1 left it: refused as "xz-compressed".
+      const db = new BetterSqlite3(path.join(root, "meta.db"));
+      db.exec(`UPDATE disk_images SET inspector = 1, format = NULL, compression = NULL, sha256 = NULL, reason = 'disk file is xz-compressed; the image must hold the disk itself'`);
+      db.close();
+      server = await startTestServer({}, root);
+      client = new TestClient(server.url);
+      const until = Date.now() + 60_000;
+      let entry = await getImageEntry(client, "cvi/packed");
+      while ((entry.status !== "ready" || entry.format === null) && Date.now() < until) {
+        await new Promise((r) => setTimeout(r, 50));
+        entry = await getImageEntry(client, "cvi/packed");
+      }
+      expect(entry);
+    } finally {
+      await server?.close();
+      rmSync(root, { recursive: true, force: true });
     }
   });
 });

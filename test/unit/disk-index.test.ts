@@ -59,6 +59,7 @@ describe("disk index: owners, labels, queue, output, configuration", () => {
       unpackedSize: null,
       diskFile: null,
       cdrom: false,
+      compression: null,
       sha256: null,
       md5: null,
       createdAt: "2026-01-01T00:00:00.000Z",

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { rmSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { readFileSync, rmSync, statSync } from "node:fs";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import {
@@ -78,6 +79,53 @@ describe("disk layers: the header pass and the checksum pass", () => {
       const sums = await checksum(layer);
       assert.equal(sums.sha256, sha256sum(raw));
       assert.equal(sums.md5, md5sum(raw));
+    });
+  }
+
+  // DVCR's own importer keeps the source file as it came (`disk/<name>.qcow2.xz`) in a plain tar.
+  for (const compression of ["gzip", "xz"] as const) {
+    const compress = (file: string) => {
+      const out = `${file}.${compression === "gzip" ? "gz" : "xz"}`;
+      execFileSync(compression, ["-k", "-f", file]);
+      return out;
+    };
+
+    test(`a ${compression}-compressed qcow2 in disk/: the disk inside it — format, virtual size, sizes and checksums of the decompressed disk`, async () => {
+      const file = convert(raw, path.join(dir, `inner-${compression}.qcow2`), "qcow2");
+      const packed = compress(file);
+      const layer = bufferSource(await diskLayer(packed, `ubuntu.qcow2.${compression === "gzip" ? "gz" : "xz"}`));
+      const found = await probe(layer);
+      assert.ok(found);
+      assert.equal(found.compression, compression);
+      assert.equal(found.format, "qcow2");
+      assert.equal(found.virtualSize, qemuInfo(file).virtualSize);
+      assert.equal(found.size, statSync(packed).size);
+      const sums = await checksum(layer);
+      assert.equal(sums.size, statSync(packed).size);
+      assert.equal(sums.sha256, sha256sum(file));
+      assert.equal(sums.md5, md5sum(file));
+      assert.equal(sums.unpacked?.size, statSync(file).size);
+      assert.equal(sums.unpacked?.header.format, "qcow2");
+      assert.equal(sums.unpacked?.header.virtualSize, qemuInfo(file).virtualSize);
+    });
+
+    test(`a ${compression}-compressed raw disk in disk/: its virtual size is known once the checksum pass has decompressed it`, async () => {
+      const layer = bufferSource(await diskLayer(compress(raw), "disk.img"));
+      const found = await probe(layer);
+      assert.equal(found?.compression, compression);
+      assert.equal(found?.format, "raw");
+      assert.equal(found?.virtualSize, null);
+      const sums = await checksum(layer);
+      assert.equal(sums.sha256, sha256sum(raw));
+      assert.deepEqual([sums.unpacked?.header.format, sums.unpacked?.header.virtualSize, sums.unpacked?.size], ["raw", 24 * 1024 * 1024, 24 * 1024 * 1024]);
+    });
+
+    test(`a corrupt ${compression} disk file is judged corrupt, not a fault of ours`, async () => {
+      const packed = readFileSync(compress(raw));
+      // Flip bytes in the middle of the compressed data: the header pass may pass, the checksum pass must not.
+      for (let i = packed.length >> 1; i < (packed.length >> 1) + 64; i++) packed[i] = packed[i]! ^ 0xff;
+      const layer = bufferSource(await tarLayer([{ name: "disk/broken.img", data: packed }]));
+      await rejectsWith(checksum(layer), new RegExp(`${compression} stream is corrupt`));
     });
   }
 

@@ -19,6 +19,7 @@ interface Row {
   disk_file: string | null;
   layer_digest: string | null;
   cdrom: number;
+  compression: "gzip" | "xz" | null;
   sha256: string | null;
   md5: string | null;
   details: string | null;
@@ -36,7 +37,7 @@ interface TaggedRow extends Partial<Row> {
 }
 
 const COLUMNS = `d.status, d.inspector, d.format, d.reason, d.virtual_size, d.stored_size, d.unpacked_size, d.disk_file,
-  d.layer_digest, d.cdrom, d.sha256, d.md5, d.details, d.labels, d.label_mismatch, d.indexed_at`;
+  d.layer_digest, d.cdrom, d.compression, d.sha256, d.md5, d.details, d.labels, d.label_mismatch, d.indexed_at`;
 
 const TAGGED = `
   SELECT r.name AS repository, t.name AS tag, m.digest, m.media_type, m.created_at, ${COLUMNS}
@@ -58,6 +59,7 @@ function toRecord(row: Partial<Row>): DiskImageRecord | null {
     diskFile: row.disk_file ?? null,
     layerDigest: row.layer_digest ?? null,
     cdrom: row.cdrom === 1,
+    compression: row.compression ?? null,
     sha256: row.sha256 ?? null,
     md5: row.md5 ?? null,
     details: row.details ? (JSON.parse(row.details) as Record<string, unknown>) : null,
@@ -93,14 +95,15 @@ export class DiskIndexTable {
   ) {
     this.upsert = db.prepare(
       `INSERT INTO disk_images (manifest_digest, status, inspector, format, reason, virtual_size, stored_size, unpacked_size,
-         disk_file, layer_digest, cdrom, sha256, md5, details, labels, label_mismatch, indexed_at, updated_at)
-       SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
+         disk_file, layer_digest, cdrom, compression, sha256, md5, details, labels, label_mismatch, indexed_at, updated_at)
+       SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
        -- An inspection that ends after its manifest was deleted leaves no row behind.
        WHERE EXISTS (SELECT 1 FROM manifests WHERE digest = ?)
        ON CONFLICT (manifest_digest) DO UPDATE SET
          status = excluded.status, inspector = excluded.inspector, format = excluded.format, reason = excluded.reason,
          virtual_size = excluded.virtual_size, stored_size = excluded.stored_size, unpacked_size = excluded.unpacked_size,
-         disk_file = excluded.disk_file, layer_digest = excluded.layer_digest, cdrom = excluded.cdrom, sha256 = excluded.sha256,
+         disk_file = excluded.disk_file, layer_digest = excluded.layer_digest, cdrom = excluded.cdrom,
+         compression = excluded.compression, sha256 = excluded.sha256,
          md5 = excluded.md5, details = excluded.details, labels = excluded.labels, label_mismatch = excluded.label_mismatch,
          indexed_at = excluded.indexed_at, updated_at = excluded.updated_at`,
     );
@@ -147,6 +150,7 @@ export class DiskIndexTable {
       record.diskFile,
       record.layerDigest,
       record.cdrom ? 1 : 0,
+      record.compression,
       record.sha256,
       record.md5,
       record.details ? JSON.stringify(record.details) : null,

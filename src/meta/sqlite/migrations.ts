@@ -132,6 +132,11 @@ const MIGRATIONS: string[] = [
     UPDATE blobs SET idle_since = dvcr_now() WHERE digest = OLD.digest;
   END;
   `,
+  // A disk file kept gzip- or xz-compressed in its layer (DVCR's own importer's pushes): the index
+  // describes the disk inside it and says so. Rows of inspector 1 are redone at start-up anyway.
+  `
+  ALTER TABLE disk_images ADD COLUMN compression TEXT CHECK (compression IN ('gzip', 'xz'));
+  `,
 ];
 
 export function migrate(db: Database): void {
