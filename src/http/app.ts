@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import Router from "@koa/router";
-import Koa, { type Context, type Next } from "koa";
+import Koa, { type Context, type Middleware, type Next } from "koa";
 import type { Logger } from "pino";
 import { RegistryError } from "../oci/index.js";
 import type { Registry } from "../registry/index.js";
@@ -52,8 +52,12 @@ async function noSuchRoute(ctx: Context, next: Next): Promise<void> {
   }
 }
 
-/** Build the Koa application: middleware, then the route table (one file per route group). */
-export function createApp(registry: Registry, logger: Logger, auth?: AuthService): Koa {
+/**
+ * Build the Koa application: middleware, then the route table (one file per route group).
+ * `extensions` serve their own paths before the registry's routes (the Kubernetes-style API and
+ * its upload URLs: they answer with their own error bodies and authorize by themselves).
+ */
+export function createApp(registry: Registry, logger: Logger, auth?: AuthService, extensions: Middleware[] = []): Koa {
   const app = new Koa();
   app.proxy = false;
   app.silent = true;
@@ -85,6 +89,7 @@ export function createApp(registry: Registry, logger: Logger, auth?: AuthService
   app.use(accessLog(logger));
   app.use(apiVersion);
   app.use(errorMiddleware(logger));
+  for (const extension of extensions) app.use(extension);
   app.use(noSuchRoute);
   app.use(
     router.allowedMethods({

@@ -8,12 +8,16 @@ import { createApp } from "./app.js";
 import { createServingSocket, type ServingSocket } from "./tls.js";
 import { startDebugServer, type DebugServer } from "./debug-server.js";
 import { closeServer, listenOn, urlOf } from "./listen.js";
+import { CviService } from "../cvi/service.js";
+import { kubeApi } from "./routes/kube.js";
 
 export interface RunningServer {
   registry: Registry;
   /** GC, scrub and their schedules (started with the server, stopped before the registry closes). */
   operations: Operations;
   server: http.Server;
+  /** ClusterVirtualImages: their Kubernetes-style API and lifecycle. */
+  cvi: CviService;
   /** Base URL, e.g. http://127.0.0.1:5000 (the real port when listening on :0). */
   url: string;
   /** Where /metrics is also served (`debug.listen`), if anywhere. */
@@ -43,7 +47,8 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   // The disk index resumes what earlier runs left uninspected; pushes queue their own manifests.
   registry.images.start(logger);
   const server = socket.server;
-  server.on("request", createApp(registry, logger, auth).callback());
+  const cvi = CviService.open(config, registry, logger);
+  server.on("request", createApp(registry, logger, auth, [kubeApi({ resources: [cvi.api], auth, logger })]).callback());
   // Multi-GiB disk uploads take minutes: Node's default 5-minute requestTimeout would cut them.
   server.requestTimeout = 0;
   server.headersTimeout = 60_000;
@@ -55,6 +60,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       debug = await startDebugServer(config.debug.listen);
     } catch (err) {
       server.close();
+      cvi.close();
       registry.close();
       auth?.close();
       socket.close();
@@ -68,6 +74,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   return {
     registry,
     operations,
+    cvi,
     server,
     url,
     debugUrl: debug?.url,
@@ -75,6 +82,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       await debug?.close();
       await closeServer(server);
       await operations.stop();
+      cvi.close();
       socket.close();
       auth?.close();
       registry.close();
