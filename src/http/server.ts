@@ -10,6 +10,8 @@ import { startDebugServer, type DebugServer } from "./debug-server.js";
 import { closeServer, listenOn, urlOf } from "./listen.js";
 import { CviService } from "../cvi/service.js";
 import { kubeApi } from "./routes/kube.js";
+import { cviUploadRoutes } from "./routes/cvi-uploads.js";
+import { importImage } from "../importer/index.js";
 
 export interface RunningServer {
   registry: Registry;
@@ -47,8 +49,9 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   // The disk index resumes what earlier runs left uninspected; pushes queue their own manifests.
   registry.images.start(logger);
   const server = socket.server;
-  const cvi = CviService.open(config, registry, logger);
-  server.on("request", createApp(registry, logger, auth, [kubeApi({ resources: [cvi.api], auth, logger })]).callback());
+  const cvi = CviService.open(config, registry, importImage, logger);
+  const extensions = [kubeApi({ resources: [cvi.api], auth, logger }), cviUploadRoutes(cvi.controller.uploads, logger)];
+  server.on("request", createApp(registry, logger, auth, extensions).callback());
   // Multi-GiB disk uploads take minutes: Node's default 5-minute requestTimeout would cut them.
   server.requestTimeout = 0;
   server.headersTimeout = 60_000;
@@ -60,7 +63,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       debug = await startDebugServer(config.debug.listen);
     } catch (err) {
       server.close();
-      cvi.close();
+      await cvi.close();
       registry.close();
       auth?.close();
       socket.close();
@@ -71,6 +74,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   const operations = Operations.of(registry, logger);
   operations.start();
   const url = urlOf(server, socket.scheme);
+  await cvi.start(url);
   return {
     registry,
     operations,
@@ -81,8 +85,8 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     async close() {
       await debug?.close();
       await closeServer(server);
+      await cvi.close();
       await operations.stop();
-      cvi.close();
       socket.close();
       auth?.close();
       registry.close();
