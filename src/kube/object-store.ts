@@ -46,7 +46,7 @@ export class StoreConflict extends Error {
     readonly resource: string,
     readonly objectName: string,
   ) {
-    super(`${resource} ${name}: ${kind}`);
+    super(`${resource} ${objectName}: ${kind}`);
   }
 }
 
