@@ -56,7 +56,7 @@ export class Kubectl {
   }
 
   private env(): NodeJS.ProcessEnv {
-    return { PATH: process.env.PATH, HOME: this.home, KUBECONFIG: path.join(this.home, "kubeconfig") };
+    return { PATH: process.env.PATH, HOME: this.home };
   }
 
   /** Run to completion; never throws on a non-zero exit (tests assert on the code and the output). */
