@@ -226,7 +226,7 @@ export class CviController {
     if (signal.aborted) return;
     let best = resumed ? progressValue(statusOf(cvi).progress) : 0;
     await this.writeStatus(name, uid, generation, (s) => ({
-      ...this.base(cvi, s, "Provisioning", "Provisioning", "the image is being imported into the registry"),
+      ...this.base(cvi, resumed ? s : freshStatus(s), "Provisioning", "Provisioning", "the image is being imported into the registry"),
       progress: formatProgress(best),
       conditions: withCondition(
         readyCondition(s, "Provisioning", "Provisioning", "the image is being imported into the registry", generation),
@@ -285,7 +285,7 @@ export class CviController {
   private async markReady(cvi: ClusterVirtualImage, result: ImportResult): Promise<void> {
     const { uid, generation, name } = cvi.metadata;
     await this.writeStatus(name, uid, generation, (s) => ({
-      ...this.base(cvi, s, "Ready", "Ready", "the image is stored in the registry and ready to use"),
+      ...this.base(cvi, withoutUploadURLs(s), "Ready", "Ready", "the image is stored in the registry and ready to use"),
       progress: PROGRESS_DONE,
       format: result.sourceImageFormat,
       cdrom: result.cdrom,
@@ -339,7 +339,7 @@ export class CviController {
     const waiting = s.phase === "WaitForUserUpload" && s.observedGeneration === generation;
     if (!waiting) {
       await this.writeStatus(name, uid, generation, (st) => ({
-        ...this.base(cvi, st, "WaitForUserUpload", "WaitForUserUpload", message),
+        ...this.base(cvi, freshStatus(st), "WaitForUserUpload", "WaitForUserUpload", message),
         progress: formatProgress(0),
         imageUploadURLs: this.uploadURLs(token),
         conditions: withCondition(readyCondition(st, "WaitForUserUpload", "WaitForUserUpload", message, generation), "DatasourceReady", "True", "WaitForUserUpload", "the upload URL is ready", generation),
@@ -366,11 +366,9 @@ export class CviController {
     await this.uploads.close(job.token);
     const minutes = Math.round(this.settings.uploadTimeoutMs / 60_000);
     const message = `no upload started within ${minutes >= 1 ? `${minutes} min` : `${this.settings.uploadTimeoutMs / 1000} s`}; change the spec or re-create the image to get a new upload URL`;
-    await this.writeStatus(name, job.uid, job.generation, (s) => {
-      if (s.phase !== "WaitForUserUpload") return undefined;
-      const { imageUploadURLs: _gone, ...rest } = s;
-      return { ...rest, phase: "Failed", conditions: readyCondition(s, "Failed", "WaitForUserUploadTimeout", message, job.generation) };
-    });
+    await this.writeStatus(name, job.uid, job.generation, (s) =>
+      s.phase === "WaitForUserUpload" ? { ...withoutUploadURLs(s), phase: "Failed", conditions: readyCondition(s, "Failed", "WaitForUserUploadTimeout", message, job.generation) } : undefined,
+    );
   }
 
   private uploadEvents() {
@@ -401,13 +399,13 @@ export class CviController {
         best.delete(t.name);
         const cvi = await this.read(t.name);
         if (!cvi || !current(t)) return;
-        this.jobs.delete(t.name);
-        await this.writeStatus(t.name, t.uid, t.generation, () => {
-          const { imageUploadURLs: _dead, ...rest } = statusOf(cvi);
-          return rest;
-        });
-        const fresh = await this.read(t.name);
-        if (fresh) await this.markReady(fresh, result);
+        // The job stays registered until Ready is written: a reconcile in between must not open a new URL.
+        const job = this.jobs.get(t.name);
+        try {
+          await this.markReady(cvi, result);
+        } finally {
+          if (this.jobs.get(t.name) === job) this.jobs.delete(t.name);
+        }
       },
       dropped: async (t: UploadTarget, received: number) => {
         best.get(t.name)?.writer?.stop();
@@ -430,10 +428,12 @@ export class CviController {
         const cvi = await this.read(t.name);
         if (!cvi) return;
         const message = failureMessage(err);
-        await this.writeStatus(t.name, t.uid, t.generation, (s) => {
-          const { imageUploadURLs: _dead, ...rest } = s;
-          return { ...rest, phase: "Failed", observedGeneration: t.generation, conditions: readyCondition(s, "Failed", "ProvisioningFailed", message, t.generation) };
-        });
+        await this.writeStatus(t.name, t.uid, t.generation, (s) => ({
+          ...withoutUploadURLs(s),
+          phase: "Failed",
+          observedGeneration: t.generation,
+          conditions: readyCondition(s, "Failed", "ProvisioningFailed", message, t.generation),
+        }));
       },
     };
   }
@@ -511,6 +511,16 @@ export class CviController {
     const { items } = await this.api.store.list(this.api.key);
     return items.map((o) => cviRepository(o.metadata.name));
   }
+}
+
+function withoutUploadURLs(s: CviStatus): CviStatus {
+  const { imageUploadURLs: _dead, ...rest } = s;
+  return rest;
+}
+
+/** A new generation starts from nothing: results of an earlier one (sizes, format, URLs) do not carry over. */
+function freshStatus(s: CviStatus): CviStatus {
+  return { conditions: s.conditions };
 }
 
 function percentOf(p: ImportProgress): number {

@@ -151,6 +151,8 @@ export class UploadSessions {
         );
       },
     });
+    // The importer sees the drop through its own stream; this only keeps the error from going unhandled.
+    tee.on("error", (err) => this.logger.debug({ image: target.name, err: err.message }, "upload stream ended early"));
     const body = request.body;
     body.on("close", () => {
       if (body.complete) return;
