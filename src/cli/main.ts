@@ -5,6 +5,7 @@ import { createLogger } from "../http/logger.js";
 import { startServer } from "../http/server.js";
 import { RootLockedError } from "../meta/index.js";
 import { gcCommand } from "./gc.js";
+import { importCommand } from "./import.js";
 import { inspectCommand } from "./inspect.js";
 import { CliUsageError } from "./ops-command.js";
 import { reindexCommand } from "./reindex.js";
@@ -18,6 +19,7 @@ Usage:
   dvcr scrub [--root DIR | --url URL] [--repository NAME] [--repair]
   dvcr inspect <repository>[:tag|@digest] [--root DIR | --url URL] [--json]
   dvcr reindex [--root DIR]
+  dvcr import SOURCE --to [http://|https://]HOST[:PORT]/REPO[:TAG] [--checksum ALGO:HEX]... [--progress auto|json|none]
   dvcr --help | --version
 
 Commands:
@@ -26,6 +28,7 @@ Commands:
   scrub     Re-hash stored blobs against their digests; dvcr scrub --help
   inspect   What the disk-image index knows about an image (format, sizes, checksums); dvcr inspect --help
   reindex   Inspect every manifest of a stopped registry again; dvcr reindex --help
+  import    Import a disk image (HTTP, registry, file) into a registry; with no SOURCE, DVCR's importer env; dvcr import --help
 
 Options (each also from the environment, and from the YAML config file):
   --listen HOST:PORT   address to listen on              DVCR_LISTEN   default 127.0.0.1:5000
@@ -88,6 +91,8 @@ async function main(argv: string[]): Promise<void> {
       return inspectCommand(rest);
     case "reindex":
       return reindexCommand(rest);
+    case "import":
+      return importCommand(rest);
     case "--version":
     case "-v":
       process.stdout.write("dvcr 0.1.0\n");

@@ -3,6 +3,7 @@ import { Readable, Transform, type TransformCallback } from "node:stream";
 import tar from "tar-stream";
 import { DEFAULT_DISK_LIMITS, detectDisk, isInspectionError, type DiskHeader } from "../disk/index.js";
 import { ImportError } from "./errors.js";
+import { ignore } from "./stream-util.js";
 
 /** The uid/gid DVCR's importer writes: the qemu user of the virt-launcher image. */
 const IMPORTER_OWNER = 107;
@@ -21,6 +22,8 @@ export function diskLayerTar(fileName: string, size: number, content: Readable):
     if (err) pack.destroy(sizeMismatch(err, size));
     else pack.finalize();
   });
+  // The pack carries the failure to the reader; the entry and the pack must not raise it again.
+  (entry as unknown as NodeJS.EventEmitter).on("error", ignore);
   content.once("error", (err) => pack.destroy(err));
   content.pipe(entry as unknown as NodeJS.WritableStream);
   // tar-stream's streams are streamx streams; hand out a Node byte stream.

@@ -1,3 +1,4 @@
+import type { Dispatcher } from "undici";
 import { ImportError } from "./errors.js";
 import { credentialsFromAuthFile } from "./registry-auth.js";
 import { RegistryClient } from "./registry-client.js";
@@ -20,18 +21,27 @@ export interface ImageReference {
   scheme?: "http" | "https";
 }
 
-function isLoopback(host: string): boolean {
+/** Hosts go-containerregistry lets speak plain HTTP without being told: loopback and RFC 1918. */
+function isLocal(host: string): boolean {
   const name = host.replace(/:\d+$/, "").replace(/^\[|\]$/g, "");
-  return name === "localhost" || name === "::1" || /^127\./.test(name);
+  return name === "localhost" || name === "::1" || /^127\./.test(name) || /^10\./.test(name) || /^192\.168\./.test(name) || /^172\.(1[6-9]|2\d|3[01])\./.test(name);
 }
 
 /**
- * The scheme of a registry host: explicit when given; else https, except for loopback hosts and
- * insecure endpoints, which go-containerregistry also reaches over plain HTTP.
+ * The base URL of a registry host, as go-containerregistry picks it: the scheme when given;
+ * else https, and for an insecure endpoint (`*_INSECURE_TLS=true`) or a local one, https if it
+ * answers and plain http if it does not.
  */
-export function registryBase(host: string, options: { scheme?: "http" | "https"; insecure?: boolean }): string {
-  const scheme = options.scheme ?? (options.insecure || isLoopback(host) ? "http" : "https");
-  return `${scheme}://${host}`;
+export async function registryBase(host: string, options: { scheme?: "http" | "https"; insecure?: boolean }, dispatcher?: Dispatcher): Promise<string> {
+  if (options.scheme) return `${options.scheme}://${host}`;
+  if (!(options.insecure || isLocal(host)) || !dispatcher) return `https://${host}`;
+  try {
+    const res = await dispatcher.request({ origin: `https://${host}`, path: "/v2/", method: "GET", headersTimeout: 5000, bodyTimeout: 5000 });
+    await res.body.dump().catch(() => undefined);
+    return `https://${host}`;
+  } catch {
+    return `http://${host}`;
+  }
 }
 
 /** `[scheme://]host[:port]/repo[:tag|@digest]` (`docker://` accepted), as image references are written. */
@@ -68,10 +78,20 @@ export function parseImageReference(input: string): ImageReference {
   return { host, repository: path, reference, scheme };
 }
 
-export function endpoint(base: string, options: { credentials?: BasicCredentials; authFile?: string; caBundle?: string; insecure?: boolean; signal?: AbortSignal }): Endpoint {
-  const host = new URL(base).host;
+interface EndpointOptions {
+  credentials?: BasicCredentials;
+  authFile?: string;
+  caBundle?: string;
+  insecure?: boolean;
+  signal?: AbortSignal;
+}
+
+/** A client for the registry at `host` (scheme picked as registryBase does, unless given). */
+export async function endpoint(host: string, scheme: "http" | "https" | undefined, options: EndpointOptions): Promise<Endpoint> {
   const credentials = options.credentials ?? (options.authFile ? credentialsFromAuthFile(options.authFile, host) : undefined);
+  // Certificate checks off only for the probe of an insecure endpoint, as go-containerregistry.
   const dispatcher = createDispatcher({ caBundle: options.caBundle, insecure: options.insecure });
+  const base = await registryBase(host, { scheme, insecure: options.insecure }, dispatcher);
   return {
     client: new RegistryClient({ base, dispatcher, credentials, signal: options.signal }),
     close: () => dispatcher.destroy().catch(() => undefined),
@@ -79,12 +99,12 @@ export function endpoint(base: string, options: { credentials?: BasicCredentials
 }
 
 export async function destinationClient(destination: ImportDestination, signal?: AbortSignal): Promise<Endpoint> {
-  let base = destination.registry;
-  if (!/^https?:\/\//.test(base)) base = registryBase(base.replace(/\/+$/, ""), { insecure: destination.insecure });
+  const explicit = /^(https?):\/\//.exec(destination.registry);
+  let host: string;
   try {
-    new URL(base);
+    host = new URL(explicit ? destination.registry : `https://${destination.registry}`).host;
   } catch {
-    throw new ImportError("invalid", `destination registry "${destination.registry}" is not a URL`);
+    throw new ImportError("invalid", `destination registry "${destination.registry}" is not a URL or host[:port]`);
   }
-  return endpoint(base, { ...destination, signal });
+  return endpoint(host, explicit?.[1] as "http" | "https" | undefined, { ...destination, signal });
 }

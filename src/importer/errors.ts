@@ -32,11 +32,25 @@ export function kindOfStatus(status: number): ImportFailureKind {
   return "invalid";
 }
 
+/** Certificate failures: no retry fixes them, the CA bundle (or INSECURE_TLS) does. */
+const TLS_VERIFY_CODES = new Set([
+  "DEPTH_ZERO_SELF_SIGNED_CERT",
+  "SELF_SIGNED_CERT_IN_CHAIN",
+  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+  "UNABLE_TO_GET_ISSUER_CERT",
+  "CERT_HAS_EXPIRED",
+  "CERT_NOT_YET_VALID",
+  "ERR_TLS_CERT_ALTNAME_INVALID",
+]);
+
 /** Anything thrown below that is not an ImportError: cancellation, or a network fault worth retrying. */
 export function toImportError(err: unknown, signal?: AbortSignal): ImportError {
   if (isImportError(err)) return err;
   if (signal?.aborted) return new ImportError("cancelled", "import cancelled", { cause: err });
   const e = err as NodeJS.ErrnoException;
   if (e?.code === "ENOSPC") return new ImportError("no-space", `${OUT_OF_SPACE}: ${e.message}`, { cause: err });
+  const tls = [e, (e as { cause?: NodeJS.ErrnoException })?.cause].find((x) => x?.code && TLS_VERIFY_CODES.has(x.code));
+  if (tls) return new ImportError("invalid", `TLS certificate not trusted (${tls.code}): ${tls.message}; give the CA bundle, or allow insecure TLS`, { cause: err });
   return new ImportError("transient", (e as Error)?.message ?? String(err), { cause: err });
 }

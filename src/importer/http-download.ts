@@ -89,15 +89,18 @@ export class HttpDownload {
     return `${u.protocol}//${u.host}${u.pathname}`;
   }
 
-  private get(headers: Record<string, string>): Promise<Response> {
+  private async get(headers: Record<string, string>): Promise<Response> {
     const { url, dispatcher, authorization, signal } = this.options;
-    return dispatcher.request({
+    const res = await (dispatcher.request({
       origin: new URL(url).origin,
       path: new URL(url).pathname + new URL(url).search,
       method: "GET",
       headers: { "accept-encoding": "identity", ...(authorization ? { authorization } : {}), ...headers },
       signal,
-    }) as Promise<Response>;
+    }) as Promise<Response>);
+    // Read through an iterator or dumped; an abort after the reader left must not go unhandled.
+    res.body.on("error", () => undefined);
+    return res;
   }
 
   /** Bytes [start, end] with one ranged GET (for the xz index at the end of the file). */

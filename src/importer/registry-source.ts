@@ -4,7 +4,7 @@ import { DEFAULT_DISK_LIMITS, decodingStages, isInspectionError, layerEncoding, 
 import { MANIFEST_MEDIA_TYPES, isIndexMediaType, type Descriptor } from "../oci/index.js";
 import { uploadBlob } from "./blob-upload.js";
 import { DigestTap } from "./disk-layer.js";
-import { endpoint, parseImageReference, registryBase } from "./endpoints.js";
+import { endpoint, parseImageReference } from "./endpoints.js";
 import { packAndPush, pushDiskImage, type ImportContext } from "./engine.js";
 import { ImportError } from "./errors.js";
 import { diskLabels } from "./image.js";
@@ -97,7 +97,7 @@ function resultOf(probe: DiskProbe, pushed: Pick<ImportResult, "manifestDigest" 
 export async function importFromRegistry(context: ImportContext, source: Extract<ImportSource, { type: "registry" }>): Promise<ImportResult> {
   const ref = parseImageReference(source.image);
   const signal = context.request.signal;
-  const remote = endpoint(registryBase(ref.host, { scheme: ref.scheme, insecure: source.insecure }), { ...source, signal });
+  const remote = await endpoint(ref.host, ref.scheme, { ...source, signal });
   try {
     const manifest = await imageManifest(remote.client, ref.repository, ref.reference);
     const found = await findDiskLayer(remote.client, ref.repository, manifest, signal);
@@ -114,13 +114,9 @@ async function copyLayerAsIs(context: ImportContext, remote: RegistryClient, rep
   const destination = context.destination.client;
   const target = request.destination.repository;
   const probe = found.probe!;
-  let copied = 0;
+  const digest = new DigestTap();
   if (!(await destination.blobExists(target, found.layer.digest))) {
-    const digest = new DigestTap();
     const body = chain(await remote.getBlob(repository, found.layer.digest), [digest]);
-    body.on("data", (chunk: Buffer) => {
-      copied += chunk.length;
-    });
     await uploadBlob(destination, target, body, {
       chunkBytes: context.tuning.chunkBytes,
       policy: context.policy,
@@ -133,7 +129,7 @@ async function copyLayerAsIs(context: ImportContext, remote: RegistryClient, rep
     });
   }
   const pushed = await pushDiskImage(context, { digest: found.layer.digest, size: found.layer.size }, diskLabels(probe.size, probe));
-  return resultOf(probe, pushed, copied, context.started);
+  return resultOf(probe, pushed, digest.bytes, context.started);
 }
 
 /** Stream the layer, take `disk/<file>` out of it and import that like any other source. */
@@ -165,19 +161,18 @@ export async function mountFromRepository(context: ImportContext, from: string, 
   const client = context.destination.client;
   const target = context.request.destination;
   const manifest = await imageManifest(client, from, reference);
-  let copied = 0;
+  const copied = new DigestTap();
   for (const blob of [manifest.config, ...manifest.layers]) {
     if (await client.mountBlob(target.repository, blob.digest, from)) continue;
-    // A registry that cannot mount (or a blob linked elsewhere only): copy it.
-    const body = chain(await client.getBlob(from, blob.digest), []);
-    body.on("data", (chunk: Buffer) => (copied += chunk.length));
+    // A registry that cannot mount: copy the blob (the registry verifies its digest on commit).
+    const body = chain(await client.getBlob(from, blob.digest), [copied]);
     await uploadBlob(client, target.repository, body, { chunkBytes: context.tuning.chunkBytes, policy: context.policy, signal: context.request.signal, digest: () => blob.digest, beforeCommit: () => undefined });
   }
   const found = await findDiskLayer(client, from, manifest, context.request.signal);
   const manifestDigest = (await client.putManifest(target.repository, target.tag, manifest.bytes, manifest.mediaType)) ?? "";
   const storedBytes = manifest.config.size + manifest.layers.reduce((sum, l) => sum + l.size, 0);
   const probe = found.probe ?? (await probeFromLabels(client, from, manifest));
-  return { ...resultOf(probe, { manifestDigest, storedBytes, durationMs: Date.now() - context.started }, copied, context.started), sourceCompression: found.probe ? "none" : undefined };
+  return { ...resultOf(probe, { manifestDigest, storedBytes, durationMs: Date.now() - context.started }, copied.bytes, context.started), sourceCompression: found.probe ? "none" : undefined };
 }
 
 /** A disk file kept compressed in its layer (DVCR's own importer): the labels describe it. */

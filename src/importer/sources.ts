@@ -68,7 +68,7 @@ export async function openHttpSource(source: Extract<ImportSource, { type: "http
   const credentials = source.credentials ?? (url.username ? { username: decodeURIComponent(url.username), password: decodeURIComponent(url.password) } : undefined);
   url.username = "";
   url.password = "";
-  const dispatcher = createDispatcher({ caBundle: source.caBundle, insecure: source.insecure });
+  const dispatcher = createDispatcher({ caBundle: source.caBundle, insecure: source.insecure, headersTimeoutMs: context.stallTimeoutMs });
   const download = await HttpDownload.open({
     url: url.href,
     dispatcher,

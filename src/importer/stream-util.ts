@@ -27,7 +27,10 @@ export async function peek(stream: Readable, n: number): Promise<{ head: Buffer;
       yield next.value;
     }
   }
+  // Its errors reach the replay through the iterator; one after the replay is gone has no reader.
+  stream.on("error", ignore);
   const replayed = Readable.from(replay(), { objectMode: false, highWaterMark: 1 << 20 });
+  replayed.on("error", ignore);
   replayed.once("close", () => {
     if (!stream.destroyed) stream.destroy();
   });
@@ -38,8 +41,13 @@ export async function peek(stream: Readable, n: number): Promise<{ head: Buffer;
 export function chain(source: Readable, stages: (Transform | Duplex)[]): Readable {
   if (stages.length === 0) return source;
   const last = stages[stages.length - 1]!;
+  // The pipeline reports the first error; a stage failing again after it was torn down has no reader.
+  for (const stage of stages) stage.on("error", ignore);
   pipeline([source, ...stages] as unknown as [Readable, ...Duplex[]], (err) => {
     if (err && !last.destroyed) last.destroy(err);
   });
   return last;
 }
+
+/** For streams whose errors are observed elsewhere (a pipeline, an iterator) and may come late. */
+export function ignore(): void {}

@@ -6,6 +6,8 @@ export interface TransportOptions {
   caBundle?: string;
   /** Skip certificate verification (INSECURE_TLS). */
   insecure?: boolean;
+  /** A server that sends no response headers for this long is given up on (the stall timeout) [10 min]. */
+  headersTimeoutMs?: number;
 }
 
 /**
@@ -24,7 +26,7 @@ export function createDispatcher(options: TransportOptions = {}): Dispatcher {
     // Disk downloads idle while the pipeline behind them is busy: the stall timer, not undici's
     // 5-minute body timeout, decides when a quiet connection is dead.
     bodyTimeout: 0,
-    headersTimeout: 5 * 60_000,
+    headersTimeout: options.headersTimeoutMs ?? 10 * 60_000,
     keepAliveTimeout: 30_000,
   });
   // Download links redirect (mirrors, object-store presigned URLs); registries redirect blob GETs.

@@ -1,7 +1,17 @@
 import { createReadStream, statSync } from "node:fs";
 import http from "node:http";
+import https from "node:https";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
+import { Readable } from "node:stream";
+import { setTimeout as sleep } from "node:timers/promises";
+
+async function* throttled(source: Readable, bytesPerSecond: number): AsyncGenerator<Buffer> {
+  for await (const chunk of source) {
+    yield chunk as Buffer;
+    await sleep(((chunk as Buffer).length / bytesPerSecond) * 1000);
+  }
+}
 
 /** How the server misbehaves, per request (0-based count of GETs without Range = whole-file requests). */
 export interface FileServerBehaviour {
@@ -18,6 +28,10 @@ export interface FileServerBehaviour {
   /** Answer this status to the first `failTimes` requests (e.g. 503), or to every request (`failTimes` unset). */
   failStatus?: number;
   failTimes?: number;
+  /** Serve HTTPS with this certificate pair. */
+  tls?: { cert: string; key: string };
+  /** Send at about this rate (a slow link), in 64 KiB steps. */
+  bytesPerSecond?: number;
 }
 
 export interface ServedRequest {
@@ -46,7 +60,7 @@ export async function startFileServer(dir: string, behaviour: FileServerBehaviou
   const requests: ServedRequest[] = [];
   let bodies = 0;
   const sockets = new Set<import("node:net").Socket>();
-  const server = http.createServer((req, res) => {
+  const handler: http.RequestListener = (req, res) => {
     const record: ServedRequest = { method: req.method!, path: req.url!, range: req.headers.range, ifRange: req.headers["if-range"] as string | undefined, status: 0, sent: 0 };
     requests.push(record);
     const reply = (status: number, headers: Record<string, string | number> = {}) => {
@@ -85,8 +99,11 @@ export async function startFileServer(dir: string, behaviour: FileServerBehaviou
     const cut = behaviour.cutAfter !== undefined && body < (behaviour.cutTimes ?? 1) && status === 200 ? behaviour.cutAfter : undefined;
     const stall = behaviour.stallAfter !== undefined && body < (behaviour.stallTimes ?? 1) ? behaviour.stallAfter : undefined;
     const limit = cut ?? stall;
-    const stream = createReadStream(file, { start, end: limit === undefined ? end : Math.min(end, start + limit - 1) });
-    stream.on("data", (chunk) => {
+    if (limit === 0) return void res.flushHeaders(); // headers only, then silence
+    const read = createReadStream(file, { start, end: limit === undefined ? end : Math.min(end, start + limit - 1), highWaterMark: 64 * 1024 });
+    const rate = behaviour.bytesPerSecond;
+    const stream = rate ? Readable.from(throttled(read, rate)) : read;
+    stream.on("data", (chunk: Buffer) => {
       record.sent += chunk.length;
     });
     stream.pipe(res, { end: limit === undefined });
@@ -94,7 +111,8 @@ export async function startFileServer(dir: string, behaviour: FileServerBehaviou
       if (cut !== undefined) res.socket?.destroy();
       // A stall keeps the connection open and silent until the client gives up.
     });
-  });
+  };
+  const server = behaviour.tls ? https.createServer(behaviour.tls, handler) : http.createServer(handler);
   server.on("connection", (s) => {
     sockets.add(s);
     s.on("close", () => sockets.delete(s));
@@ -102,7 +120,7 @@ export async function startFileServer(dir: string, behaviour: FileServerBehaviou
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const port = (server.address() as AddressInfo).port;
   return {
-    url: (name) => `http://127.0.0.1:${port}/${name}`,
+    url: (name) => `${behaviour.tls ? "https" : "http"}://127.0.0.1:${port}/${name}`,
     requests,
     close: () =>
       new Promise<void>((resolve) => {
