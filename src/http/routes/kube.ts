@@ -131,8 +131,12 @@ export function kubeApi(deps: KubeApiDeps): Middleware {
   };
 }
 
+/**
+ * Kubernetes' paths. Not `/api/…`: that is dvcr's own operations API (`/api/v1/storage`, …); kubectl
+ * takes its 404 on `/api` as "no core group" and on `/api/v1/events` as "no events".
+ */
 function isKubePath(path: string): boolean {
-  return path === "/version" || path === "/api" || path.startsWith("/api/") || path === "/apis" || path.startsWith("/apis/") || path.startsWith("/openapi/");
+  return path === "/version" || path === "/apis" || path.startsWith("/apis/") || path.startsWith("/openapi/");
 }
 
 function found<T>(value: T | undefined, path: string): T {
