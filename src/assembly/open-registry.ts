@@ -4,6 +4,7 @@ import type { Logger } from "pino";
 import { systemClock, type Clock } from "../config/clock.js";
 import type { Config } from "../config/config.js";
 import { Operations } from "../gc/operations.js";
+import { cviRepositories } from "../cvi/owned.js";
 import { createDiskIndexer, type DiskIndexer } from "../index/index.js";
 import { RootLock, SqliteMetadata, type Metadata } from "../meta/index.js";
 import { BlobClaims, BlobService, ManifestService, UploadService } from "../registry/index.js";
@@ -50,7 +51,7 @@ export async function openRegistry(config: Config, logger: Logger, options: Open
   try {
     const storage = new FsBlobStorage(config.root, { fsync: config.storage.fsync, directIo: config.storage.directIo, reserve: config.storage.reserve });
     await storage.init();
-    const meta = SqliteMetadata.open(path.join(config.root, "meta.db"), { clock });
+    const meta = SqliteMetadata.open(path.join(config.root, "meta.db"), { clock, retainObjectChanges: config.cvi.watchHistory });
     const claims = new BlobClaims();
     const tasks = new TaskRunner(logger);
     const blobs = new BlobService(meta, storage, clock);
@@ -58,7 +59,7 @@ export async function openRegistry(config: Config, logger: Logger, options: Open
     const manifests = new ManifestService(meta, clock);
     const operations = new Operations({
       config,
-      collector: { meta, storage, claims, uploads, clock },
+      collector: { meta, storage, claims, uploads, clock, ownedRepositories: () => cviRepositories(meta.objects) },
       scrub: { blobs: meta.blobs, storage, claims },
       storage: { meta, storage, clock },
       repositories: meta.repositories,

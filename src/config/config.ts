@@ -101,12 +101,27 @@ const ConfigSchema = z.strictObject({
     /** Tar entries per layer beyond which it is judged a tar bomb. */
     maxTarEntries: z.number().int().positive(),
   }),
-  shutdown: z.object({
+  shutdown: z.strictObject({
     /**
      * On SIGTERM, requests in flight get this long to finish before their connections are cut
      * (shorter than Kubernetes' default 30 s terminationGracePeriodSeconds, so the cut is ours).
      */
     grace: Duration,
+  }),
+  /** ClusterVirtualImage API and lifecycle (src/cvi/): what status URLs say and how long uploads wait. */
+  cvi: z.strictObject({
+    /** Host (and port) of `status.target.registryURL`: `<registryHost>/cvi/<name>:latest`. */
+    registryHost: z.string().min(1),
+    /** Bases of `status.imageUploadURLs` (a token is appended); external defaults to this server's URL + /upload. */
+    uploadURL: z.strictObject({ external: z.string().url().optional(), inCluster: z.string().url() }),
+    /** An Upload image with no upload started this long after it began waiting fails (WaitForUserUploadTimeout). */
+    uploadTimeout: Duration,
+    /** Where imagePullSecrets are mounted: `<secretsDir>/<namespace>/<name>/.dockerconfigjson`. */
+    secretsDir: z.string().optional(),
+    /** How often a provisioning image's progress is written to its status. */
+    progressInterval: Duration,
+    /** Changes kept for watches to resume from (older resourceVersions get 410 Expired). */
+    watchHistory: z.number().int().min(10),
   }),
   /** Absent: an open registry (the embedded default). See config/auth.ts. */
   auth: AuthConfigSchema.optional(),
@@ -129,6 +144,13 @@ export const DEFAULT_CONFIG: Config = {
   scrub: { schedule: "0 3 * * 0" },
   index: { checksumConcurrency: 1, checksumTimeout: 4 * 60 * 60 * 1000, maxGzipRatio: 100, maxTarEntries: 10_000 },
   shutdown: { grace: 25_000 },
+  cvi: {
+    registryHost: "dvcr.d8-virtualization.svc",
+    uploadURL: { inCluster: "http://dvcr.d8-virtualization.svc/upload" },
+    uploadTimeout: 10 * 60 * 1000,
+    progressInterval: 1000,
+    watchHistory: 10_000,
+  },
 };
 
 /** Settings given on the command line (already parsed by the CLI). */
@@ -195,6 +217,12 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
     gc: { schedule: env.DVCR_GC_SCHEDULE || undefined, grace: env.DVCR_GC_GRACE || undefined, uploadTtl: env.DVCR_UPLOAD_TTL || undefined },
     scrub: { schedule: env.DVCR_SCRUB_SCHEDULE || undefined },
     shutdown: { grace: env.DVCR_SHUTDOWN_GRACE || undefined },
+    cvi: {
+      registryHost: env.DVCR_CVI_REGISTRY_HOST || undefined,
+      uploadURL: { external: env.DVCR_CVI_UPLOAD_URL_EXTERNAL || undefined, inCluster: env.DVCR_CVI_UPLOAD_URL_IN_CLUSTER || undefined },
+      uploadTimeout: env.DVCR_CVI_UPLOAD_TIMEOUT || undefined,
+      secretsDir: env.DVCR_CVI_SECRETS_DIR || undefined,
+    },
     storage: { directIo: booleanOrUndefined(env.DVCR_STORAGE_DIRECT_IO), reserve: { bytes: env.DVCR_STORAGE_RESERVE_BYTES || undefined, percent: numberOrUndefined(env.DVCR_STORAGE_RESERVE_PERCENT) } },
   });
   merged = merge(merged, authFromEnv(env));

@@ -94,6 +94,7 @@ export class GarbageCollector {
 
   private async sweepRepositories(options: GcOptions, cutoff: number, report: GcReport): Promise<void> {
     const keep = new Set(options.keepRepositories);
+    for (const name of (await this.port.ownedRepositories?.()) ?? []) keep.add(name);
     for (const repo of await this.port.meta.repositories.owned()) {
       if (keep.has(repo.name)) continue;
       // A repository pushed to within the grace period may belong to an owner created after

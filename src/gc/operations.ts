@@ -37,6 +37,7 @@ export class Operations {
   readonly gc: Task<GcOptions, GcReport>;
   readonly scrub: Task<ScrubOptions, ScrubReport>;
   private unbindMetrics: (() => void) | undefined;
+  private readonly deletedListeners: ((repository: string) => void)[] = [];
 
   constructor(private readonly deps: OperationsDeps) {
     const collector = new GarbageCollector(deps.collector, deps.logger);
@@ -85,11 +86,17 @@ export class Operations {
     return storageReport(this.deps.storage, gc.grace, gc.uploadTtl);
   }
 
+  /** Told after an admin deleted a repository. */
+  onRepositoryDeleted(listener: (repository: string) => void): void {
+    this.deletedListeners.push(listener);
+  }
+
   /** Remove every tag and manifest of a repository (bytes are reclaimed by GC after the grace period). */
   async deleteRepository(name: string): Promise<{ repository: string; manifests: number; tags: number }> {
     if (!this.deps.config.delete.enabled) throw new RegistryError("UNSUPPORTED", "deletes are disabled on this registry");
     const deleted = await this.deps.repositories.delete(name);
     if (!deleted) throw new RegistryError("NAME_UNKNOWN", undefined, { detail: { name } });
+    for (const listener of this.deletedListeners) listener(name);
     return { repository: name, ...deleted };
   }
 

@@ -16,6 +16,11 @@ export interface CollectorPort {
   claims: Pick<BlobClaims, "beginRemoval">;
   uploads: Pick<UploadService, "purgeIfIdle">;
   clock: Clock;
+  /**
+   * Repositories whose owner this registry itself serves (a ClusterVirtualImage's `cvi/<name>`):
+   * a keep-list GC never deletes them, whatever the list says. Read at sweep time.
+   */
+  ownedRepositories?: () => Promise<readonly string[]>;
 }
 
 /** Scrub: every stored blob re-hashed; with repair, damaged ones quarantined and forgotten. */

@@ -19,6 +19,9 @@ import { opsRoutes } from "./routes/ops.js";
 import { manifestRoutes } from "./routes/manifests.js";
 import { uploadRoutes } from "./routes/uploads.js";
 import type { Operations } from "../gc/operations.js";
+import type { CviService } from "../cvi/service.js";
+import { cviUploadRoutes } from "./routes/cvi-uploads.js";
+import { kubeRoutes } from "./routes/kube.js";
 
 /** Log one line per request; never headers (they may carry credentials) and never bodies. */
 function accessLog(logger: Logger) {
@@ -80,7 +83,7 @@ function unmatched(table: RouteTable) {
 }
 
 /** Every route dvcr serves, in matching order; the route table is built from exactly this. */
-export function routeDescriptors(deps: RouteDeps, ops: Operations, logger: Logger, auth?: AuthService): RouteDescriptor[] {
+export function routeDescriptors(deps: RouteDeps, ops: Operations, logger: Logger, auth?: AuthService, cvi?: CviService): RouteDescriptor[] {
   const base: RouteDescriptor = {
     name: "base",
     path: "/v2",
@@ -101,11 +104,15 @@ export function routeDescriptors(deps: RouteDeps, ops: Operations, logger: Logge
     ...healthRoutes(deps.registry),
     ...opsRoutes(ops),
     ...(auth ? authRoutes(auth, logger) : []),
+    ...(cvi ? [...kubeRoutes({ resources: [cvi.api], logger }), ...cviUploadRoutes(cvi.controller.uploads, logger)] : []),
   ];
 }
 
-/** Build the Koa application: middleware, then the route table. */
-export function createApp(registry: OpenRegistry, logger: Logger, auth?: AuthService): Koa {
+/**
+ * Build the Koa application: middleware, then the route table. With `cvi`, also the
+ * ClusterVirtualImage API and its upload URLs (`dvcr serve`).
+ */
+export function createApp(registry: OpenRegistry, logger: Logger, auth?: AuthService, cvi?: CviService): Koa {
   const app = new Koa();
   app.proxy = false;
   app.silent = true;
@@ -120,7 +127,7 @@ export function createApp(registry: OpenRegistry, logger: Logger, auth?: AuthSer
       : () => () => true,
   };
   // Without auth every route is open; with it, each is guarded by its access rule.
-  const table = new RouteTable(routeDescriptors(deps, registry.operations, logger, auth), auth ? [routeAuthorization(auth, logger)] : []);
+  const table = new RouteTable(routeDescriptors(deps, registry.operations, logger, auth, cvi), auth ? [routeAuthorization(auth, logger)] : []);
 
   app.use(httpMetrics());
   app.use(respondPhase);

@@ -4,6 +4,7 @@ import type { Context, Next } from "koa";
 import type { Logger } from "pino";
 import { RegistryError, isRegistryError, type ErrorCode } from "../oci/index.js";
 import { isStorageFull } from "../storage/index.js";
+import { routeOf } from "./route-table.js";
 
 /** Errors from the socket that mean "the client went away", not a fault of ours. */
 const CLIENT_GONE = new Set(["ECONNRESET", "ERR_STREAM_PREMATURE_CLOSE", "ECONNABORTED", "EPIPE"]);
@@ -84,7 +85,8 @@ export function errorMiddleware(logger: Logger) {
       ctx.status = error.status;
       ctx.set(error.headers);
       ctx.type = "application/json";
-      ctx.body = errorBody(error);
+      const route = routeOf(ctx);
+      ctx.body = route?.errorBody ? route.errorBody(error) : errorBody(error);
     }
   };
 }

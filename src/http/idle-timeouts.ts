@@ -18,7 +18,7 @@ export interface IdleTimeouts {
   sendIdleMs: number;
 }
 
-type Phase = "body" | "work" | "send" | "done";
+type Phase = "body" | "work" | "send" | "stream" | "done";
 
 interface SocketState extends IdleTimeouts {
   phase: Phase;
@@ -51,9 +51,21 @@ export function watchRequest(req: IncomingMessage, res: ServerResponse, timeouts
 export function responseSending(res: ServerResponse): void {
   const socket = res.socket;
   const state = socket ? sockets.get(socket) : undefined;
-  if (!socket || !state || state.phase === "send" || res.writableFinished) return;
+  if (!socket || !state || state.phase === "send" || state.phase === "stream" || res.writableFinished) return;
   state.phase = "send";
   socket.setTimeout(state.sendIdleMs);
+}
+
+/**
+ * The response is a long-lived event stream (a Kubernetes watch): quiet for minutes by design,
+ * so no send timeout; the stream bounds what it queues for a reader that stops reading.
+ */
+export function watchStream(res: ServerResponse): void {
+  const socket = res.socket;
+  const state = socket ? sockets.get(socket) : undefined;
+  if (!socket || !state) return;
+  state.phase = "stream";
+  socket.setTimeout(0);
 }
 
 /**

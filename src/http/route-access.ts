@@ -15,6 +15,7 @@ const ACTIONS_BY_METHOD: Record<string, string[]> = {
 };
 
 const CATALOG: Access = { type: "registry", name: "catalog", actions: ["*"] };
+const KUBERNETES: Access = { type: "registry", name: "kubernetes", actions: ["*"] };
 
 /**
  * What a request on `route` needs, from the route's access rule. The repository comes from the
@@ -41,5 +42,7 @@ export function requiredAccess(route: RouteDescriptor, ctx: Context): Access[] {
     }
     case "admin":
       return [{ type: "registry", name: route.path, actions: ["*"] }];
+    case "kubernetes":
+      return [KUBERNETES];
   }
 }

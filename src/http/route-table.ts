@@ -1,5 +1,6 @@
 import Router from "@koa/router";
 import type { Context, Middleware, Next } from "koa";
+import type { RegistryError } from "../oci/index.js";
 
 /** The methods a route may answer; anything else is 405 (see `methodFallback`). */
 export const METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"] as const;
@@ -15,9 +16,10 @@ export type RouteHandler = (ctx: Context) => Promise<void>;
  * - `repository`: the route's `<name>`, with distribution's actions for the method (and `pull`
  *   on a `from=` repository);
  * - `repository-pull`: `pull` on the route's `<name>`, whatever the method (read-only views);
- * - `admin`: every action (the operations API): what an unknown route would need, fail closed.
+ * - `admin`: every action (the operations API): what an unknown route would need, fail closed;
+ * - `kubernetes`: `registry:kubernetes:*`, the Kubernetes-style API (admin, or a token for it).
  */
-export type AccessRule = "public" | "authenticated" | "catalog" | "repository" | "repository-pull" | "admin";
+export type AccessRule = "public" | "authenticated" | "catalog" | "repository" | "repository-pull" | "admin" | "kubernetes";
 
 /**
  * distribution's route names (registry/api/v2 descriptors), exported as `handler` in its
@@ -39,7 +41,11 @@ export type OwnRouteName =
   | "scrub"
   | "repository_delete"
   | "storage"
-  | "tasks";
+  | "tasks"
+  | "kube_version"
+  | "kube_api"
+  | "kube_openapi"
+  | "cvi_upload";
 
 export type RouteName = DistributionRouteName | OwnRouteName;
 
@@ -56,6 +62,11 @@ export interface RouteDescriptor {
   handlers: Partial<Record<Method, RouteHandler>>;
   /** Requests with a body stream blob bytes into an upload (counted in dvcr_uploads_in_progress). */
   streamsBlob?: boolean;
+  /**
+   * The body an error gets on this route (default: the spec's `{"errors":[…]}`). The Kubernetes
+   * API answers `Status` objects, its authorization failures included, as kubectl expects.
+   */
+  errorBody?: (error: RegistryError) => unknown;
 }
 
 const DISTRIBUTION_NAMES = new Set<string>(DISTRIBUTION_ROUTES);

@@ -11,11 +11,15 @@ import { startDebugServer, type DebugServer } from "./debug-server.js";
 import { closeServer, listenOn, urlOf } from "./listen.js";
 import { serveWithLimits } from "./connection-limits.js";
 import { RequestTracker } from "./shutdown.js";
+import { CviService } from "../cvi/service.js";
+import { importImage } from "../importer/index.js";
 
 export interface RunningServer {
   registry: OpenRegistry;
   /** GC, scrub and their schedules (started with the server, stopped before the registry closes). */
   operations: Operations;
+  /** ClusterVirtualImages: their Kubernetes-style API and lifecycle. */
+  cvi: CviService;
   server: http.Server;
   /** Base URL, e.g. http://127.0.0.1:5000 (the real port when listening on :0). */
   url: string;
@@ -65,7 +69,8 @@ export async function startServer(config: Config, logger: Logger, options: OpenO
   registry.images.start(logger);
   const server = socket.server;
   const requests = new RequestTracker();
-  serveWithLimits(server, requests.listener(createApp(registry, logger, auth).callback()), config.http, logger);
+  const cvi = CviService.open(registry, importImage, logger);
+  serveWithLimits(server, requests.listener(createApp(registry, logger, auth, cvi).callback()), config.http, logger);
   await listenOn(server, config.listen);
   let debug: DebugServer | undefined;
   if (config.debug?.listen) {
@@ -73,6 +78,7 @@ export async function startServer(config: Config, logger: Logger, options: OpenO
       debug = await startDebugServer(config.debug.listen);
     } catch (err) {
       server.close();
+      await cvi.close();
       await registry.close();
       auth?.close();
       socket.close();
@@ -83,14 +89,18 @@ export async function startServer(config: Config, logger: Logger, options: OpenO
   const { operations } = registry;
   operations.start();
   const url = urlOf(server, socket.scheme);
+  await cvi.start(url);
   return {
     registry,
     operations,
+    cvi,
     server,
     url,
     debugUrl: debug?.url,
     async close(options = {}) {
       await debug?.close();
+      // Watches end (clients rewatch after the restart), so the drain waits only for transfers.
+      cvi.endWatches();
       if (options.graceMs === undefined) {
         await closeServer(server);
       } else {
@@ -98,6 +108,8 @@ export async function startServer(config: Config, logger: Logger, options: OpenO
         const { cut } = await requests.drain(server, options.graceMs);
         if (cut > 0) logger.warn({ requests: cut }, "grace period over: cut the requests still running (upload sessions stay resumable)");
       }
+      // Imports stop here; Provisioning images resume at the next start.
+      await cvi.close();
       await operations.stop();
       socket.close();
       auth?.close();

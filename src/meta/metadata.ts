@@ -16,6 +16,7 @@ import type {
   TaggedImageQuery,
   UploadRecord,
 } from "./records.js";
+import type { ObjectMetadata } from "./objects.js";
 
 /**
  * The metadata the registry keeps, as the domain needs it. Every method is one atomic
@@ -31,6 +32,8 @@ export interface Metadata {
   readonly uploads: UploadMetadata;
   readonly collection: CollectionMetadata;
   readonly diskImages: DiskImageMetadata;
+  /** The Kubernetes-style API's objects (ClusterVirtualImages) and their change log. */
+  readonly objects: ObjectMetadata;
   /** Sums over blobs and upload sessions; also the readiness probe's question. */
   usage(): Promise<MetadataUsage>;
   close(): Promise<void>;

@@ -39,6 +39,7 @@ export type ManifestPutListener = (event: ManifestPutEvent) => void;
 /** Manifests, tags and referrers of one repository: validation, storage and lookups. */
 export class ManifestService {
   private readonly putListeners: ManifestPutListener[] = [];
+  private readonly deleteListeners: ((repository: string) => void)[] = [];
 
   constructor(
     private readonly meta: Metadata,
@@ -47,6 +48,11 @@ export class ManifestService {
 
   onPut(listener: ManifestPutListener): void {
     this.putListeners.push(listener);
+  }
+
+  /** Told after a manifest or tag of `repository` was deleted (owners check what they lost). */
+  onDelete(listener: (repository: string) => void): void {
+    this.deleteListeners.push(listener);
   }
 
   /**
@@ -113,6 +119,7 @@ export class ManifestService {
         ? await this.meta.manifests.deleteTag(repository, reference.tag)
         : await this.meta.manifests.delete(repository, reference.digest.value);
     if (!deleted) throw await this.unknown(repository, reference);
+    for (const listener of this.deleteListeners) listener(repository);
   }
 
   async tags(repository: string, page: Page): Promise<TagPage> {

@@ -14,6 +14,9 @@
  *   process, just slower the first time.
  * - Schedules (tasks/): every process that serves runs the GC and scrub crons.
  * - The disk indexer's queues (index/): lost work is found again by a database scan.
+ * - Watch notifications of the Kubernetes-style objects (meta.objects.subscribe) and the
+ *   ClusterVirtualImage controller's work queue (cvi/): a watch resumes from the change log in
+ *   the database, and the controller re-reads every object at start.
  *
  * What several replicas over one shared backend (object storage + PostgreSQL) would need
  * instead, all in the metadata backend with an expiry so a dead replica's hold lapses:
@@ -26,6 +29,8 @@
  *   re-hashed on takeover (as after a restart today);
  * - a scheduler lease per task (`task_leases(name, holder, expires_at)`) so that one replica runs
  *   each scheduled GC or scrub, and an indexer job lease per manifest digest;
+ * - object change notifications carried by the backend (PostgreSQL LISTEN/NOTIFY on the
+ *   change log's inserts) and a controller lease (one replica provisions ClusterVirtualImages);
  * - and the root lock dropped (it guards a local volume only).
  */
 

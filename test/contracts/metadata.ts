@@ -2,14 +2,15 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { describe, test } from "node:test";
 import { ManualClock } from "../helpers/clock.js";
-import type { DiskImageRecord, Metadata, NewManifest } from "../../src/meta/index.js";
+import { ResourceVersionTooOld, StoreConflict, type DiskImageRecord, type KubeObject, type Metadata, type NewManifest, type ObjectChange } from "../../src/meta/index.js";
 
 /**
  * What every metadata backend must do (meta/metadata.ts). `open` gives a fresh, empty backend
  * reading time from `clock`; `close` is called after each test.
  */
 export interface MetadataFactory {
-  open(clock: ManualClock): Promise<Metadata>;
+  /** `retainObjectChanges`: how many object changes the backend keeps for watches. */
+  open(clock: ManualClock, options?: { retainObjectChanges?: number }): Promise<Metadata>;
 }
 
 const HOUR = 60 * 60 * 1000;
@@ -44,6 +45,22 @@ function diskRow(overrides: Partial<DiskImageRecord> = {}): DiskImageRecord {
     indexedAt: 1,
     ...overrides,
   };
+}
+
+function kubeObject(name: string, spec: unknown = {}): KubeObject {
+  return {
+    apiVersion: "virtualization.deckhouse.io/v1alpha2",
+    kind: "ClusterVirtualImage",
+    metadata: { name, uid: `uid-${name}`, resourceVersion: "", generation: 1, creationTimestamp: "2026-12-03T00:00:00Z" },
+    spec,
+  };
+}
+
+async function rejectsWith(promise: Promise<unknown>, check: (err: unknown) => boolean, message: string): Promise<void> {
+  await assert.rejects(promise, (err) => {
+    assert.ok(check(err), `${message}: got ${String(err)}`);
+    return true;
+  });
 }
 
 export function metadataContract(backend: string, factory: MetadataFactory): void {
@@ -284,6 +301,62 @@ export function metadataContract(backend: string, factory: MetadataFactory): voi
       await meta.diskImages.save(m.digest, diskRow());
       assert.equal(await meta.diskImages.get(m.digest), null, "a late save of a deleted manifest leaves no row");
       assert.equal(await meta.diskImages.removeOrphans(), 0);
+    });
+
+    withMeta("objects: create, replace on the read resourceVersion only, remove; one counter over all writes", async (meta) => {
+      const R = "clustervirtualimages.virtualization.deckhouse.io";
+      const a = await meta.objects.put(R, kubeObject("a", { x: 1 }), null);
+      assert.equal(a.metadata.resourceVersion, "1");
+      await rejectsWith(meta.objects.put(R, kubeObject("a"), null), (e) => e instanceof StoreConflict && e.kind === "exists", "created twice");
+      const b = await meta.objects.put(R, kubeObject("b"), null);
+      assert.equal(b.metadata.resourceVersion, "2");
+      await rejectsWith(meta.objects.put(R, { ...a, spec: { x: 2 } }, "9"), (e) => e instanceof StoreConflict && e.kind === "stale", "stale version");
+      await rejectsWith(meta.objects.put(R, kubeObject("c"), "1"), (e) => e instanceof StoreConflict && e.kind === "missing", "replace of nothing");
+      const a2 = await meta.objects.put(R, { ...a, spec: { x: 2 } }, "1");
+      assert.equal(a2.metadata.resourceVersion, "3");
+      assert.deepEqual((await meta.objects.get(R, "a"))?.spec, { x: 2 });
+      assert.equal(await meta.objects.get("other.resource", "a"), undefined, "resources are separate");
+      const list = await meta.objects.list(R);
+      assert.deepEqual(list.items.map((o) => o.metadata.name), ["a", "b"], "listed by name");
+      assert.equal(list.resourceVersion, 3);
+      await rejectsWith(meta.objects.remove(R, "a", "1"), (e) => e instanceof StoreConflict && e.kind === "stale", "remove on a stale version");
+      const gone = await meta.objects.remove(R, "a", "3");
+      assert.equal(gone.metadata.resourceVersion, "4", "a removal takes a resourceVersion too");
+      assert.equal(await meta.objects.get(R, "a"), undefined);
+      await rejectsWith(meta.objects.remove(R, "a", "4"), (e) => e instanceof StoreConflict && e.kind === "missing", "removed twice");
+    });
+
+    withMeta("objects: the change log replays after a resourceVersion, subscribers hear commits in order", async (meta) => {
+      const R = "clustervirtualimages.virtualization.deckhouse.io";
+      const heard: string[] = [];
+      const unsubscribe = meta.objects.subscribe((c: ObjectChange) => heard.push(`${c.type} ${c.object.metadata.name} ${c.resourceVersion}`));
+      const a = await meta.objects.put(R, kubeObject("a"), null);
+      await meta.objects.put("other.resource", kubeObject("z"), null);
+      await meta.objects.put(R, { ...a, spec: { y: 1 } }, a.metadata.resourceVersion);
+      await meta.objects.remove(R, "a", "3");
+      unsubscribe();
+      await meta.objects.put(R, kubeObject("b"), null);
+      assert.deepEqual(heard, ["ADDED a 1", "ADDED z 2", "MODIFIED a 3", "DELETED a 4"], "every resource, until unsubscribed");
+      const since = (rv: number) => meta.objects.changesSince(R, rv).then((cs) => cs.map((c) => `${c.type} ${c.object.metadata.name} ${c.resourceVersion}`));
+      assert.deepEqual(await since(0), ["ADDED a 1", "MODIFIED a 3", "DELETED a 4", "ADDED b 5"]);
+      assert.deepEqual(await since(3), ["DELETED a 4", "ADDED b 5"]);
+      assert.deepEqual(await since(5), []);
+      const deleted = (await meta.objects.changesSince(R, 3))[0]!;
+      assert.equal(deleted.object.metadata.resourceVersion, "4", "DELETED carries the deletion's resourceVersion");
+      assert.deepEqual(deleted.object.spec, { y: 1 }, "and the object as it was last");
+    });
+
+    test("objects: changes beyond the retention are compacted; asking before them is ResourceVersionTooOld", async () => {
+      const meta = await factory.open(new ManualClock(), { retainObjectChanges: 3 });
+      try {
+        const R = "clustervirtualimages.virtualization.deckhouse.io";
+        for (const name of ["a", "b", "c", "d", "e"]) await meta.objects.put(R, kubeObject(name), null);
+        await rejectsWith(meta.objects.changesSince(R, 1), (e) => e instanceof ResourceVersionTooOld, "compacted away");
+        assert.deepEqual((await meta.objects.changesSince(R, 2)).map((c) => c.resourceVersion), [3, 4, 5]);
+        assert.equal((await meta.objects.list(R)).items.length, 5, "objects themselves are kept");
+      } finally {
+        await meta.close();
+      }
     });
   });
 }

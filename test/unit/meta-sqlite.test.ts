@@ -5,9 +5,9 @@ import { metadataContract } from "../contracts/metadata.js";
 import { tempDir } from "../helpers/server.js";
 
 metadataContract("sqlite", {
-  async open(clock) {
+  async open(clock, options = {}) {
     const dir = tempDir("dvcr-meta-");
-    const meta = SqliteMetadata.open(path.join(dir, "meta.db"), { clock });
+    const meta = SqliteMetadata.open(path.join(dir, "meta.db"), { clock, ...options });
     const close = meta.close.bind(meta);
     return Object.assign(meta, {
       async close() {

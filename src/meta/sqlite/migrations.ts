@@ -137,6 +137,26 @@ const MIGRATIONS: string[] = [
   `
   ALTER TABLE disk_images ADD COLUMN compression TEXT CHECK (compression IN ('gzip', 'xz'));
   `,
+  // The Kubernetes-style API's objects (ClusterVirtualImages) beside the registry's rows, and
+  // the change log watches resume from (compacted to the newest kube.watchHistory changes).
+  // counter: the last resourceVersion given out; compacted: changes up to here are gone.
+  `
+  CREATE TABLE kube_objects (
+    resource          TEXT NOT NULL,
+    name              TEXT NOT NULL,
+    resource_version  INTEGER NOT NULL,
+    object            TEXT NOT NULL,
+    PRIMARY KEY (resource, name)
+  ) WITHOUT ROWID;
+  CREATE TABLE kube_changes (
+    resource_version  INTEGER PRIMARY KEY,
+    resource          TEXT NOT NULL,
+    type              TEXT NOT NULL CHECK (type IN ('ADDED', 'MODIFIED', 'DELETED')),
+    object            TEXT NOT NULL
+  );
+  CREATE TABLE kube_state (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+  INSERT INTO kube_state VALUES ('counter', 0), ('compacted', 0);
+  `,
 ];
 
 export function migrate(db: Database): void {

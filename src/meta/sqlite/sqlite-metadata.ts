@@ -10,12 +10,14 @@ import type {
   RepositoryMetadata,
   UploadMetadata,
 } from "../metadata.js";
+import type { ObjectMetadata } from "../objects.js";
 import type { ExpectedReference, MetadataUsage, ReferenceProblem } from "../records.js";
 import { BlobTable } from "./blobs.js";
 import { CollectionQueries } from "./collection.js";
 import { openDatabase } from "./database.js";
 import { DiskIndexTable } from "./disk-index.js";
 import { GraceClocks } from "./grace-clocks.js";
+import { KubeObjectTable } from "./kube-objects.js";
 import { ManifestTable } from "./manifests.js";
 import { RepositoryRemoval } from "./repository-removal.js";
 import { RepositoryTable } from "./repositories.js";
@@ -23,6 +25,8 @@ import { UploadTable } from "./uploads.js";
 
 export interface SqliteMetadataOptions {
   clock?: Clock;
+  /** Object changes kept for watches to resume from (default 10 000). */
+  retainObjectChanges?: number;
 }
 
 /**
@@ -38,9 +42,11 @@ export class SqliteMetadata implements Metadata {
   readonly uploads: UploadMetadata;
   readonly collection: CollectionMetadata;
   readonly diskImages: DiskImageMetadata;
+  readonly objects: ObjectMetadata;
+  private readonly kubeObjects: KubeObjectTable;
   private readonly usageStmt: Statement<[], MetadataUsage>;
 
-  private constructor(private readonly db: Database, clock: Clock) {
+  private constructor(private readonly db: Database, clock: Clock, retainObjectChanges: number) {
     const repositories = new RepositoryTable(db, clock);
     const blobs = new BlobTable(db, repositories, clock);
     const manifests = new ManifestTable(db, clock);
@@ -49,7 +55,10 @@ export class SqliteMetadata implements Metadata {
     const removal = new RepositoryRemoval(db, clocks);
     const collection = new CollectionQueries(db, clocks, (digest) => blobs.forget(digest));
     const diskImages = new DiskIndexTable(db, clock);
+    const objects = new KubeObjectTable(db, retainObjectChanges);
+    this.kubeObjects = objects;
     const tx = <T>(fn: () => T): T => db.transaction(fn).immediate();
+    const snapshot = <T>(fn: () => T): T => db.transaction(fn).deferred();
     this.usageStmt = db.prepare(
       `SELECT (SELECT COALESCE(SUM(size), 0) FROM blobs) AS blobsBytes, (SELECT COUNT(*) FROM blobs) AS blobs,
               (SELECT COALESCE(SUM(size), 0) FROM uploads) AS uploadsBytes, (SELECT COUNT(*) FROM uploads) AS uploads`,
@@ -131,11 +140,28 @@ export class SqliteMetadata implements Metadata {
       manifestsAfter: async (digest, limit) => diskImages.manifestsAfter(digest, limit),
       removeOrphans: async () => diskImages.removeOrphans(),
     };
+    this.objects = {
+      get: async (resource, name) => objects.get(resource, name),
+      list: async (resource) => snapshot(() => objects.list(resource)),
+      put: async (resource, object, expected) => {
+        const change = tx(() => objects.put(resource, object, expected));
+        objects.publish(change);
+        return change.object;
+      },
+      remove: async (resource, name, expected) => {
+        const change = tx(() => objects.remove(resource, name, expected));
+        objects.publish(change);
+        return change.object;
+      },
+      changesSince: async (resource, resourceVersion) => snapshot(() => objects.changesSince(resource, resourceVersion)),
+      subscribe: (listener) => objects.subscribe(listener),
+    };
   }
 
   /** Open (creating and migrating as needed) the database file. */
   static open(file: string, options: SqliteMetadataOptions = {}): SqliteMetadata {
-    return new SqliteMetadata(openDatabase(file, options.clock ?? systemClock), options.clock ?? systemClock);
+    const clock = options.clock ?? systemClock;
+    return new SqliteMetadata(openDatabase(file, clock), clock, options.retainObjectChanges ?? 10_000);
   }
 
   async usage(): Promise<MetadataUsage> {
@@ -143,6 +169,7 @@ export class SqliteMetadata implements Metadata {
   }
 
   async close(): Promise<void> {
+    this.kubeObjects.clearListeners();
     if (this.db.open) this.db.close();
   }
 }
