@@ -1,0 +1,32 @@
+import { isImportError, type ImportError, type ImportFailureKind } from "../importer/index.js";
+
+/** How a failed upload is answered: a status, and the message the user sees in `{"message": ...}`. */
+export interface UploadFailure {
+  status: number;
+  message: string;
+  kind: ImportFailureKind | "cut";
+}
+
+/**
+ * The body is the client's (400: not a usable disk, bad gz/xz), the destination is a gateway
+ * behind us (502: refused credentials, unreachable; 507: DVCR is full), a shutdown is 503.
+ */
+const STATUS_OF_KIND: Record<ImportFailureKind, number> = {
+  invalid: 400,
+  corrupt: 400,
+  "checksum-mismatch": 400,
+  "no-space": 507,
+  forbidden: 502,
+  "not-found": 502,
+  transient: 502,
+  cancelled: 503,
+};
+
+export function uploadFailure(err: unknown, clientCut: boolean): UploadFailure {
+  if (clientCut) return { status: 400, message: "the upload was cut: the client closed the connection before the whole body arrived", kind: "cut" };
+  const failure = err as ImportError;
+  if (!isImportError(err)) return { status: 500, message: String((err as Error)?.message ?? err), kind: "transient" };
+  const where = failure.kind === "forbidden" || failure.kind === "not-found" || failure.kind === "transient" ? "pushing to the destination registry: " : "";
+  const message = failure.kind === "cancelled" ? "the uploader is shutting down; the upload was cancelled" : `${where}${failure.message}`;
+  return { status: STATUS_OF_KIND[failure.kind], message, kind: failure.kind };
+}
