@@ -18,7 +18,7 @@ Usage:
   dvcr inspect <repository>[:tag|@digest] [--root DIR | --url URL] [--json]
   dvcr reindex [--root DIR]
   dvcr import SOURCE --to [http://|https://]HOST[:PORT]/REPO[:TAG] [--checksum ALGO:HEX]... [--progress auto|json|none]
-  dvcr uploader         (configured by UPLOADER_* environment; dvcr uploader --help)
+  dvcr uploader   (configured by UPLOADER_* environment variables)
   dvcr healthcheck [--config FILE] [--listen HOST:PORT]
   dvcr --help | --version
 

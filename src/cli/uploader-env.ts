@@ -1,5 +1,6 @@
 import { parseDuration } from "../config/units.js";
-import { ImportError, type ImportDestination } from "../importer/index.js";
+import { credentialsFromAuthFile, ImportError, type ImportDestination } from "../importer/index.js";
+import { isValidTag } from "../oci/index.js";
 import { destinationFromEnv, podEnvironment, type PodEnvironment } from "./importer-env.js";
 
 /** DVCR's uploader pod: configured by environment only, as the importer. */
@@ -34,9 +35,21 @@ function waitTimeout(env: NodeJS.ProcessEnv): number {
   return ms;
 }
 
+/**
+ * What every upload would fail on is refused at the start, where the pod's status shows it,
+ * instead of answering each user's upload with it: a tag outside the grammar, an unreadable
+ * docker config.
+ */
+function checkedDestination(env: NodeJS.ProcessEnv): ImportDestination {
+  const destination = destinationFromEnv(env, "UPLOADER_DESTINATION_ENDPOINT", "UPLOADER_DESTINATION_AUTH_CONFIG");
+  if (!isValidTag(destination.tag)) throw new ImportError("invalid", `UPLOADER_DESTINATION_ENDPOINT: "${destination.tag}" is not a valid tag`);
+  if (destination.authFile) credentialsFromAuthFile(destination.authFile, destination.registry.replace(/^https?:\/\//, ""));
+  return destination;
+}
+
 export function uploaderEnvironment(env: NodeJS.ProcessEnv): UploaderEnvironment {
   return {
-    destination: destinationFromEnv(env, "UPLOADER_DESTINATION_ENDPOINT", "UPLOADER_DESTINATION_AUTH_CONFIG"),
+    destination: checkedDestination(env),
     listenPort: port(env, "LISTEN_PORT", 8444),
     healthzPort: port(env, "HEALTHZ_PORT", 8080),
     // dvcr's own: DVCR's uploader has the 10 minutes fixed.

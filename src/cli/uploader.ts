@@ -1,6 +1,7 @@
 import { isImportError } from "../importer/index.js";
 import { startUploader, UPLOAD_PATH } from "../uploader/index.js";
 import { progressGauges, serveMetrics, stopMetrics, terminationReport, writeTerminationMessage } from "./importer-pod.js";
+import { podEnvironment } from "./importer-env.js";
 import { uploaderEnvironment } from "./uploader-env.js";
 import { CliUsageError } from "./usage-error.js";
 
@@ -38,8 +39,10 @@ export async function uploaderCommand(args: string[]): Promise<void> {
   try {
     env = uploaderEnvironment(process.env);
   } catch (err) {
-    if (isImportError(err)) throw new CliUsageError(err.message);
-    throw err;
+    if (!isImportError(err)) throw err;
+    // The controller reads why the pod failed from its termination message.
+    writeTerminationMessage(podEnvironment(process.env).terminationMessagePath, { "error-message": err.message }, NAME);
+    throw new CliUsageError(err.message);
   }
   const gauges = progressGauges(env.ownerUid);
   const metrics = env.metricsListen ? await serveMetrics(env.metricsListen, "uploader") : undefined;

@@ -1,6 +1,7 @@
 import type { IncomingMessage } from "node:http";
 import { PassThrough, type Readable } from "node:stream";
 import { STAGE_HIGH_WATER_MARK } from "../importer/buffers.js";
+import { ignore } from "../importer/stream-util.js";
 
 /** The request body of one upload, as the importer's stream source reads it. */
 export interface UploadBody {
@@ -9,6 +10,8 @@ export interface UploadBody {
   size?: number;
   /** True once the client went away before its body was complete. */
   cut(): boolean;
+  /** After a failure: stop feeding the importer and read (and drop) whatever the client still sends. */
+  discard(): void;
 }
 
 /**
@@ -27,7 +30,19 @@ export function uploadBody(req: IncomingMessage): UploadBody {
   };
   req.once("error", fail);
   req.once("close", () => fail());
+  // The importer may fail before it reads the body (the destination's credentials): a client
+  // dropping later must not raise an error nobody listens to.
+  stream.on("error", ignore);
   req.pipe(stream);
   const declared = req.headers["content-length"];
-  return { stream, size: declared === undefined ? undefined : Number(declared), cut: () => cut };
+  return {
+    stream,
+    size: declared === undefined ? undefined : Number(declared),
+    cut: () => cut,
+    discard() {
+      req.unpipe(stream);
+      stream.destroy();
+      req.resume();
+    },
+  };
 }

@@ -100,7 +100,7 @@ export class UploadHandler {
       const failure = uploadFailure(err, body.cut());
       this.options.log(`upload failed (${failure.status} ${failure.kind}): ${failure.message}`);
       // Keep-alive: the client stops sending once it reads the answer; what it sent meanwhile is read and dropped.
-      req.resume();
+      body.discard();
       await sendJson(res, failure.status, { message: failure.message });
       if (this.state === "busy") this.state = "waiting";
       this.options.onFailure(failure);

@@ -51,6 +51,8 @@ describe("container image: built by npm run image, run with podman", () => {
   let image = "";
   let port = 0;
   let url = "";
+  // The rlimits: this VM withholds CAP_SYS_RESOURCE, so podman's defaults cannot be set.
+  const RLIMITS = ["--ulimit", "nofile=20000:20000", "--ulimit", "nproc=32768:32768"];
   const volume = `dvcr-test-${process.pid}`;
   const container = `dvcr-test-${process.pid}`;
 
@@ -67,10 +69,8 @@ describe("container image: built by npm run image, run with podman", () => {
     port = await freePort();
     url = `http://127.0.0.1:${port}`;
     await podman("volume", "create", volume);
-    // The rlimits: this VM withholds CAP_SYS_RESOURCE, so podman's defaults cannot be set.
     await podman(
-      "create", "--name", container, "--network=host",
-      "--ulimit", "nofile=20000:20000", "--ulimit", "nproc=32768:32768",
+      "create", "--name", container, "--network=host", ...RLIMITS,
       "-e", `DVCR_LISTEN=127.0.0.1:${port}`, "-e", `DVCR_SHUTDOWN_GRACE=${GRACE_SECONDS}s`,
       "-v", `${volume}:/var/lib/dvcr`, image,
     );
@@ -131,18 +131,22 @@ describe("container image: built by npm run image, run with podman", () => {
     await runCommand("xz", ["-k", "-0", "-T2", disk.path]);
     const [uploadPort, healthzPort] = [await freePort(), await freePort()];
     const name = `${container}-uploader`;
-    // Observed at once: an uploader that fails at start must fail the test, not go unhandled.
+    // Observed at once: an uploader that fails at start must fail the test with its reason, not go unhandled.
+    let ended: Error | null | undefined;
     const run = podman(
-      "run", "--rm", "--name", name, "--network=host",
+      "run", "--rm", "--name", name, "--network=host", ...RLIMITS,
       "-e", `UPLOADER_DESTINATION_ENDPOINT=127.0.0.1:${port}/cvi/container-upload:latest`, "-e", "DESTINATION_INSECURE_TLS=true",
       "-e", `LISTEN_PORT=${uploadPort}`, "-e", `HEALTHZ_PORT=${healthzPort}`, "-e", "IMPORTER_METRICS_LISTEN=off",
       "-e", "TERMINATION_MESSAGE_PATH=/tmp/termination-log", image, "uploader",
     ).then(
-      () => null,
-      (err: Error) => err,
+      () => (ended = null),
+      (err: Error) => (ended = err),
     );
     try {
-      await until("the uploader's /healthz", async () => (await fetch(`http://127.0.0.1:${healthzPort}/healthz`).catch(() => undefined))?.status === 200);
+      await until("the uploader's /healthz", async () => {
+        if (ended !== undefined) throw new Error(`the uploader container ended before it served /healthz: ${ended?.message ?? "exit 0"}`);
+        return (await fetch(`http://127.0.0.1:${healthzPort}/healthz`).catch(() => undefined))?.status === 200;
+      });
       const { stdout } = await runCommand("curl", ["-sS", "-T", `${disk.path}.xz`, "-w", "\n%{http_code}", `http://127.0.0.1:${uploadPort}/upload`]);
       assert.match(stdout, /\n200$/, stdout);
       assert.equal(await run, null, "podman run: the uploader exited 0");

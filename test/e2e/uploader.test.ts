@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { copyFileSync, mkdirSync, openSync, readdirSync, readFileSync, writeSync, closeSync, writeFileSync, statSync } from "node:fs";
+import { copyFileSync, mkdirSync, openSync, readdirSync, readFileSync, writeSync, closeSync, writeFileSync, statSync, rmSync } from "node:fs";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { createAuthFixture, type AuthFixture } from "../helpers/auth.js";
@@ -250,6 +250,29 @@ describe("dvcr uploader against a registry with auth", () => {
       assert.match(JSON.parse(answer.body).message, /destination registry/);
       assert.equal((await curl(uploader.uploadUrl)).status, 200);
       assert.equal(await uploader.kill("SIGTERM"), 1);
+    } finally {
+      await uploader.kill("SIGKILL");
+    }
+  });
+
+  test("an unreadable auth config: at the start, exit 1 with the reason in the termination report; gone by the time of an upload, that upload fails (the body untouched) and the next succeeds", async () => {
+    const termination = path.join(fixture.work, "termination-auth");
+    const missing = spawnUploader({ ...securedEnv("cvi/no-config", path.join(fixture.work, "missing.json")), TERMINATION_MESSAGE_PATH: termination });
+    await assert.rejects(missing, /cannot read the docker config/);
+    assert.match(JSON.parse(readFileSync(termination, "utf8"))["error-message"], /cannot read the docker config .*missing\.json/);
+
+    const config = dockerConfig("rotated", fx.admin.password);
+    const uploader = await spawnUploader(securedEnv("cvi/rotated", config));
+    try {
+      const saved = readFileSync(config);
+      rmSync(config);
+      const answer = await curl(uploader.uploadUrl, ["-T", fixture.qcow2.file]);
+      assert.equal(answer.status, 400, answer.body);
+      assert.match(JSON.parse(answer.body).message, /cannot read the docker config/);
+      writeFileSync(config, saved);
+      const again = await curl(uploader.uploadUrl, ["-T", fixture.qcow2.file]);
+      assert.equal(again.status, 200, again.body);
+      assert.equal(await uploader.exited, 0, uploader.stderr());
     } finally {
       await uploader.kill("SIGKILL");
     }

@@ -1,4 +1,7 @@
 import assert from "node:assert/strict";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { describe, test } from "node:test";
 import { uploaderEnvironment } from "../../src/cli/uploader-env.js";
 
@@ -6,8 +9,10 @@ describe("DVCR's uploader environment", () => {
   const base = { UPLOADER_DESTINATION_ENDPOINT: "dvcr.d8-virtualization.svc/vi/ns/disk:latest" };
 
   test("DVCR's defaults: /upload on 8444, healthz on 8080, 10 minutes to start; the destination as the importer's", () => {
-    const env = uploaderEnvironment({ ...base, UPLOADER_DESTINATION_AUTH_CONFIG: "/secret/.dockerconfigjson", DESTINATION_INSECURE_TLS: "true", OWNER_UID: "uid-9" });
-    assert.deepEqual(env.destination, { registry: "dvcr.d8-virtualization.svc", repository: "vi/ns/disk", tag: "latest", insecure: true, authFile: "/secret/.dockerconfigjson" });
+    const authFile = path.join(mkdtempSync(path.join(os.tmpdir(), "dvcr-uploader-env-")), ".dockerconfigjson");
+    writeFileSync(authFile, JSON.stringify({ auths: {} }));
+    const env = uploaderEnvironment({ ...base, UPLOADER_DESTINATION_AUTH_CONFIG: authFile, DESTINATION_INSECURE_TLS: "true", OWNER_UID: "uid-9" });
+    assert.deepEqual(env.destination, { registry: "dvcr.d8-virtualization.svc", repository: "vi/ns/disk", tag: "latest", insecure: true, authFile });
     assert.equal(env.listenPort, 8444);
     assert.equal(env.healthzPort, 8080);
     assert.equal(env.waitTimeoutMs, 600_000);
@@ -25,6 +30,8 @@ describe("DVCR's uploader environment", () => {
     assert.equal(env.waitTimeoutMs, 90_000);
     assert.throws(() => uploaderEnvironment({}), /UPLOADER_DESTINATION_ENDPOINT is not set/);
     assert.throws(() => uploaderEnvironment({ UPLOADER_DESTINATION_ENDPOINT: `h.example/cvi/x@sha256:${"a".repeat(64)}` }), /UPLOADER_DESTINATION_ENDPOINT must name a tag/);
+    assert.throws(() => uploaderEnvironment({ UPLOADER_DESTINATION_ENDPOINT: `h.example/cvi/x:${"t".repeat(200)}` }), /is not a valid tag/);
+    assert.throws(() => uploaderEnvironment({ ...base, UPLOADER_DESTINATION_AUTH_CONFIG: "/nonexistent/.dockerconfigjson" }), /cannot read the docker config \/nonexistent/);
     assert.throws(() => uploaderEnvironment({ ...base, LISTEN_PORT: "http" }), /LISTEN_PORT "http" is not a port/);
     assert.throws(() => uploaderEnvironment({ ...base, HEALTHZ_PORT: "70000" }), /HEALTHZ_PORT "70000" is not a port/);
     assert.throws(() => uploaderEnvironment({ ...base, UPLOADER_WAIT_TIMEOUT: "soon" }), /UPLOADER_WAIT_TIMEOUT: invalid duration/);
