@@ -1,10 +1,11 @@
 import { isImportError, type ImportError, type ImportFailureKind } from "../importer/index.js";
+import type { BodyInterruption } from "./upload-body.js";
 
 /** How a failed upload is answered: a status, and the message the user sees in `{"message": ...}`. */
 export interface UploadFailure {
   status: number;
   message: string;
-  kind: ImportFailureKind | "cut";
+  kind: ImportFailureKind | BodyInterruption;
 }
 
 /**
@@ -22,8 +23,9 @@ const STATUS_OF_KIND: Record<ImportFailureKind, number> = {
   cancelled: 503,
 };
 
-export function uploadFailure(err: unknown, clientCut: boolean): UploadFailure {
-  if (clientCut) return { status: 400, message: "the upload was cut: the client closed the connection before the whole body arrived", kind: "cut" };
+export function uploadFailure(err: unknown, interruption: BodyInterruption | undefined, stallMs: number): UploadFailure {
+  if (interruption === "cut") return { status: 400, message: "the upload was cut: the client closed the connection before the whole body arrived", kind: "cut" };
+  if (interruption === "stalled") return { status: 408, message: `the upload stalled: no byte arrived for ${stallMs / 1000} s`, kind: "stalled" };
   const failure = err as ImportError;
   if (!isImportError(err)) return { status: 500, message: String((err as Error)?.message ?? err), kind: "transient" };
   const where = failure.kind === "forbidden" || failure.kind === "not-found" || failure.kind === "transient" ? "pushing to the destination registry: " : "";

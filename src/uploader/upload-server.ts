@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { DEFAULT_STALL_MS } from "../importer/engine.js";
 import { importImage, type ImportDestination, type ImportProgress, type ImportResult, type ImportTuning } from "../importer/index.js";
 import { uploadBody } from "./upload-body.js";
 import { uploadFailure, type UploadFailure } from "./upload-failure.js";
@@ -74,7 +75,8 @@ export class UploadHandler {
     this.options.onStart();
     // A peer that vanishes without a FIN must not hold the only upload slot for ever.
     req.socket.setKeepAlive(true, 60_000);
-    const body = uploadBody(req);
+    const stallMs = this.options.tuning?.stallTimeoutMs ?? DEFAULT_STALL_MS;
+    const body = uploadBody(req, stallMs);
     const started = Date.now();
     this.options.log(`upload started (${body.size === undefined ? "chunked" : `${body.size} bytes`})`);
     try {
@@ -97,7 +99,7 @@ export class UploadHandler {
       });
       this.options.onSuccess(result);
     } catch (err) {
-      const failure = uploadFailure(err, body.cut());
+      const failure = uploadFailure(err, body.interruption(), stallMs);
       this.options.log(`upload failed (${failure.status} ${failure.kind}): ${failure.message}`);
       // Keep-alive: the client stops sending once it reads the answer; what it sent meanwhile is read and dropped.
       body.discard();
