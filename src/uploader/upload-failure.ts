@@ -26,9 +26,12 @@ const STATUS_OF_KIND: Record<ImportFailureKind, number> = {
 export function uploadFailure(err: unknown, interruption: BodyInterruption | undefined, stallMs: number): UploadFailure {
   if (interruption === "cut") return { status: 400, message: "the upload was cut: the client closed the connection before the whole body arrived", kind: "cut" };
   if (interruption === "stalled") return { status: 408, message: `the upload stalled: no byte arrived for ${stallMs / 1000} s`, kind: "stalled" };
-  const failure = err as ImportError;
   if (!isImportError(err)) return { status: 500, message: String((err as Error)?.message ?? err), kind: "transient" };
-  const where = failure.kind === "forbidden" || failure.kind === "not-found" || failure.kind === "transient" ? "pushing to the destination registry: " : "";
-  const message = failure.kind === "cancelled" ? "the uploader is shutting down; the upload was cancelled" : `${where}${failure.message}`;
-  return { status: STATUS_OF_KIND[failure.kind], message, kind: failure.kind };
+  return { status: STATUS_OF_KIND[err.kind], message: messageOf(err), kind: err.kind };
+}
+
+function messageOf(failure: ImportError): string {
+  if (failure.kind === "cancelled") return "the uploader is shutting down; the upload was cancelled";
+  const atDestination = failure.kind === "forbidden" || failure.kind === "not-found" || failure.kind === "transient";
+  return atDestination ? `pushing to the destination registry: ${failure.message}` : failure.message;
 }
