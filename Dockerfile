@@ -35,8 +35,13 @@ COPY --from=build /src/package.json ./
 COPY --from=build /src/node_modules ./node_modules
 COPY --from=build /src/dist/src ./dist/src
 COPY image/config.yml /etc/dvcr/config.yml
+# xz-utils: `dvcr import` and `dvcr uploader` decompress .xz disks with the system's `xz -dc -T0`
+# (multi-threaded liblzma); the slim base does not have it.
 # A fixed numeric user (Kubernetes' runAsNonRoot checks the number), owning only the data volume.
-RUN ln -s /opt/dvcr/dist/src/cli/main.js /usr/local/bin/dvcr \
+RUN apt-get update -q \
+ && apt-get install -y -q --no-install-recommends xz-utils \
+ && rm -rf /var/lib/apt/lists/* \
+ && ln -s /opt/dvcr/dist/src/cli/main.js /usr/local/bin/dvcr \
  && echo 'dvcr:x:10001:10001:dvcr:/var/lib/dvcr:/usr/sbin/nologin' >> /etc/passwd \
  && echo 'dvcr:x:10001:' >> /etc/group \
  && mkdir -p /var/lib/dvcr \
@@ -48,5 +53,8 @@ EXPOSE 5000
 # `dvcr healthcheck` finds the port and scheme in the same configuration as `serve`.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 CMD ["dvcr", "healthcheck"]
 # Node is PID 1: dvcr handles SIGTERM and SIGINT itself (graceful shutdown, exit 0).
+# The same image runs DVCR's per-image pods: args `import` (IMPORTER_* environment) or `uploader`
+# (UPLOADER_* environment; /upload on LISTEN_PORT 8444, /healthz on HEALTHZ_PORT 8080, which the
+# pod spec publishes; EXPOSE lists the registry's port only).
 ENTRYPOINT ["dvcr"]
 CMD ["serve"]

@@ -1,12 +1,10 @@
-import { writeFileSync, readFileSync } from "node:fs";
-import http from "node:http";
-import type { AddressInfo } from "node:net";
+import { readFileSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { importImage, ImportError, isImportError, parseChecksumList, parseImageReference, type ImportRequest, type ImportResult, type ImportSource } from "../importer/index.js";
-import { importAverageSpeed, importCurrentSpeed, importerMetricsRegistry, importProgress } from "../metrics/importer.js";
+import { importImage, ImportError, isImportError, parseChecksumList, parseImageReference, type ImportRequest, type ImportSource } from "../importer/index.js";
 import { progressDisplay, type ProgressMode } from "./import-display.js";
 import { importerEnvironment } from "./importer-env.js";
+import { failureReport, progressGauges, serveMetrics, stopMetrics, terminationReport, writeTerminationMessage } from "./importer-pod.js";
 import { CliUsageError } from "./usage-error.js";
 
 export const IMPORT_HELP = `Usage:
@@ -118,49 +116,6 @@ function requestFromArgs(values: ImportFlags, positionals: string[]): Omit<Impor
   };
 }
 
-/** Serve the importer gauges; resolves with the bound address. */
-async function serveMetrics(listen: string): Promise<http.Server> {
-  const colon = listen.lastIndexOf(":");
-  const host = listen.slice(0, colon) || "0.0.0.0";
-  const port = Number(listen.slice(colon + 1));
-  const server = http.createServer((req, res) => {
-    if (req.url !== "/metrics") {
-      res.writeHead(404).end();
-      return;
-    }
-    importerMetricsRegistry.metrics().then(
-      (text) => res.writeHead(200, { "content-type": importerMetricsRegistry.contentType }).end(text),
-      () => res.writeHead(500).end(),
-    );
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(port, host, () => resolve());
-  });
-  const address = server.address() as AddressInfo;
-  process.stderr.write(`importer metrics on http://${address.address}:${address.port}/metrics\n`);
-  return server;
-}
-
-/** DVCR's termination message: what the controller reads from the pod's status. */
-function writeTerminationMessage(file: string, report: Record<string, unknown>): void {
-  try {
-    writeFileSync(file, JSON.stringify(report));
-  } catch (err) {
-    process.stderr.write(`dvcr import: cannot write the termination message to ${file}: ${(err as Error).message}\n`);
-  }
-}
-
-export function terminationReport(result: ImportResult): Record<string, unknown> {
-  return {
-    "source-image-size": result.sourceImageSize,
-    "source-image-virtual-size": result.sourceImageVirtualSize,
-    "source-image-format": result.sourceImageFormat,
-    duration: result.durationMs / 1000,
-    "average-speed": result.averageSpeed,
-  };
-}
-
 export async function importCommand(args: string[]): Promise<void> {
   const { values, positionals } = parseImportArgs(args);
   if (values.help) {
@@ -184,8 +139,8 @@ export async function importCommand(args: string[]): Promise<void> {
     throw err;
   }
   const display = progressDisplay(mode);
-  const owner = { ownerUID: env?.ownerUid ?? "" };
-  const metrics = env?.metricsListen ? await serveMetrics(env.metricsListen) : undefined;
+  const gauges = progressGauges(env?.ownerUid ?? "");
+  const metrics = env?.metricsListen ? await serveMetrics(env.metricsListen, "importer") : undefined;
   const controller = new AbortController();
   const cancel = () => controller.abort();
   process.once("SIGINT", cancel);
@@ -195,26 +150,22 @@ export async function importCommand(args: string[]): Promise<void> {
       ...request,
       signal: controller.signal,
       onProgress: (p) => {
-        importProgress.set(owner, Math.min(99.9, p.percent ?? 0));
-        importCurrentSpeed.set(owner, p.currentSpeed);
-        importAverageSpeed.set(owner, p.averageSpeed);
+        gauges.update(p);
         display.update(p);
       },
     });
-    importProgress.set(owner, 100);
-    importAverageSpeed.set(owner, result.averageSpeed);
+    gauges.done(result);
     display.done(result);
-    if (env) writeTerminationMessage(env.terminationMessagePath, terminationReport(result));
+    if (env) writeTerminationMessage(env.terminationMessagePath, terminationReport(result), "dvcr import");
   } catch (err) {
     const failure = isImportError(err) ? err : new ImportError("transient", String((err as Error)?.message ?? err));
     display.failed(failure.message);
-    if (env) writeTerminationMessage(env.terminationMessagePath, { "error-message": failure.message, "error-kind": failure.kind, retryable: failure.retryable });
+    if (env) writeTerminationMessage(env.terminationMessagePath, failureReport(failure), "dvcr import");
     process.stderr.write(`dvcr import: ${failure.kind}: ${failure.message}\n`);
     process.exitCode = 1;
   } finally {
     process.off("SIGINT", cancel);
     process.off("SIGTERM", cancel);
-    metrics?.close();
-    metrics?.closeAllConnections();
+    stopMetrics(metrics);
   }
 }

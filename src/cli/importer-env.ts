@@ -1,17 +1,13 @@
 import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
-import { ImportError, parseChecksumList, parseImageReference, type ImportRequest, type ImportSource } from "../importer/index.js";
+import { ImportError, parseChecksumList, parseImageReference, type ImportDestination, type ImportRequest, type ImportSource } from "../importer/index.js";
 
 /**
  * DVCR's importer contract: the importer pod is configured by environment only. Unknown or
  * missing values fail with a clear message before anything is fetched.
  */
-export interface ImporterEnvironment {
+export interface ImporterEnvironment extends PodEnvironment {
   request: Omit<ImportRequest, "signal" | "onProgress">;
-  ownerUid: string;
-  /** HOST:PORT of the metrics endpoint, or null for none. */
-  metricsListen: string | null;
-  terminationMessagePath: string;
 }
 
 function required(env: NodeJS.ProcessEnv, name: string): string {
@@ -62,26 +58,50 @@ function sourceFromEnv(env: NodeJS.ProcessEnv, host: string): ImportSource {
   }
 }
 
-export function importerEnvironment(env: NodeJS.ProcessEnv): ImporterEnvironment {
-  const target = parseImageReference(required(env, "IMPORTER_DESTINATION_ENDPOINT"));
-  if (target.reference.includes(":")) throw new ImportError("invalid", "IMPORTER_DESTINATION_ENDPOINT must name a tag, not a digest");
-  const insecure = flag(env, "DESTINATION_INSECURE_TLS");
-  const request: ImporterEnvironment["request"] = {
-    source: sourceFromEnv(env, target.host),
-    destination: {
-      registry: target.scheme ? `${target.scheme}://${target.host}` : target.host,
-      repository: target.repository,
-      tag: target.reference,
-      insecure,
-      authFile: env.IMPORTER_DESTINATION_AUTH_CONFIG || undefined,
-    },
-    checksums: env.IMPORTER_CHECKSUMS ? parseChecksumList(env.IMPORTER_CHECKSUMS) : [],
-  };
+/** The pod-level settings the importer and the uploader share (README: "Importer", "dvcr uploader"). */
+export interface PodEnvironment {
+  ownerUid: string;
+  /** HOST:PORT of the metrics endpoint, or null for none. */
+  metricsListen: string | null;
+  terminationMessagePath: string;
+}
+
+export function podEnvironment(env: NodeJS.ProcessEnv): PodEnvironment {
   const metrics = env.IMPORTER_METRICS_LISTEN?.trim() ?? "0.0.0.0:8443";
   return {
-    request,
     ownerUid: env.OWNER_UID ?? "",
     metricsListen: metrics === "" || metrics === "off" ? null : metrics,
     terminationMessagePath: env.TERMINATION_MESSAGE_PATH || "/dev/termination-log",
   };
+}
+
+/**
+ * The image to push, from `<endpointVar>` (`host[:port]/repo:tag`), `<authConfigVar>` (a docker
+ * config JSON file) and DESTINATION_INSECURE_TLS; a digest is refused (a push needs a tag).
+ */
+export function destinationFromEnv(env: NodeJS.ProcessEnv, endpointVar: string, authConfigVar: string): ImportDestination {
+  const target = parseImageReference(required(env, endpointVar));
+  if (target.reference.includes(":")) throw new ImportError("invalid", `${endpointVar} must name a tag, not a digest`);
+  return {
+    registry: target.scheme ? `${target.scheme}://${target.host}` : target.host,
+    repository: target.repository,
+    tag: target.reference,
+    insecure: flag(env, "DESTINATION_INSECURE_TLS"),
+    authFile: env[authConfigVar] || undefined,
+  };
+}
+
+/** The host[:port] a destination names (its registry without a scheme). */
+function destinationHost(destination: ImportDestination): string {
+  return destination.registry.replace(/^https?:\/\//, "");
+}
+
+export function importerEnvironment(env: NodeJS.ProcessEnv): ImporterEnvironment {
+  const destination = destinationFromEnv(env, "IMPORTER_DESTINATION_ENDPOINT", "IMPORTER_DESTINATION_AUTH_CONFIG");
+  const request: ImporterEnvironment["request"] = {
+    source: sourceFromEnv(env, destinationHost(destination)),
+    destination,
+    checksums: env.IMPORTER_CHECKSUMS ? parseChecksumList(env.IMPORTER_CHECKSUMS) : [],
+  };
+  return { request, ...podEnvironment(env) };
 }

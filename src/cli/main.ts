@@ -6,7 +6,7 @@
 import { parseArgs } from "node:util";
 import { failureMessage } from "./failure.js";
 
-// Commands load their modules on demand: `dvcr import` runs as its own small process (a pod)
+// Commands load their modules on demand: `dvcr import` and `dvcr uploader` run as their own small processes (pods)
 // and must not pay for the server's (SQLite, Koa, the index) in memory and start-up time.
 
 const HELP = `dvcr — an OCI registry for virtual machine disk images
@@ -18,6 +18,7 @@ Usage:
   dvcr inspect <repository>[:tag|@digest] [--root DIR | --url URL] [--json]
   dvcr reindex [--root DIR]
   dvcr import SOURCE --to [http://|https://]HOST[:PORT]/REPO[:TAG] [--checksum ALGO:HEX]... [--progress auto|json|none]
+  dvcr uploader   (configured by UPLOADER_* environment variables)
   dvcr healthcheck [--config FILE] [--listen HOST:PORT]
   dvcr --help | --version
 
@@ -28,6 +29,7 @@ Commands:
   inspect   What the disk-image index knows about an image (format, sizes, checksums); dvcr inspect --help
   reindex   Inspect every manifest of a stopped registry again; dvcr reindex --help
   import    Import a disk image (HTTP, registry, file) into a registry; with no SOURCE, DVCR's importer env; dvcr import --help
+  uploader  Serve one disk upload on /upload, push it as an image, exit; dvcr uploader --help
   healthcheck  Exit 0 when the configured server answers /healthz (the container's HEALTHCHECK)
 
 Options (each also from the environment, and from the YAML config file):
@@ -108,6 +110,9 @@ async function main(argv: string[]): Promise<void> {
     case "import":
       // Loaded on demand: the importer runs as its own small process (a pod), without the server's modules.
       return (await import("./import.js")).importCommand(rest);
+    case "uploader":
+      // Loaded on demand, as import: the uploader pod runs only the importer and an HTTP listener.
+      return (await import("./uploader.js")).uploaderCommand(rest);
     case "healthcheck":
       return (await import("./healthcheck.js")).healthcheckCommand(rest);
     case "--version":

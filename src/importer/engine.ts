@@ -18,7 +18,8 @@ import { chain, peek } from "./stream-util.js";
 import { xzUncompressedSize } from "./xz-index.js";
 
 const DEFAULT_CHUNK_BYTES = 8 * 1024 * 1024;
-const DEFAULT_STALL_MS = 10 * 60_000;
+/** DVCR's: no byte for 10 minutes is a stall (downloads here; upload bodies in src/uploader). */
+export const DEFAULT_STALL_MS = 10 * 60_000;
 const DEFAULT_SPOOL_RESERVE = 64 * 1024 * 1024;
 
 /** What one import needs beyond its request, resolved once. */

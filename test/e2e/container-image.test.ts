@@ -20,7 +20,7 @@ import { skopeo } from "./helpers/skopeo.js";
  * from Debian packages where Docker Hub is unreachable) and runs it with podman: real pushes and
  * pulls over plain HTTP on 127.0.0.1, a non-root process, the HEALTHCHECK, and SIGTERM during an
  * upload (exit 0 within the grace period; the session resumes after the container restarts on
- * the same volume).
+ * the same volume); the same image as DVCR's uploader pod (`uploader`, an xz disk through xz-utils).
  */
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
@@ -51,6 +51,8 @@ describe("container image: built by npm run image, run with podman", () => {
   let image = "";
   let port = 0;
   let url = "";
+  // The rlimits: this VM withholds CAP_SYS_RESOURCE, so podman's defaults cannot be set.
+  const RLIMITS = ["--ulimit", "nofile=20000:20000", "--ulimit", "nproc=32768:32768"];
   const volume = `dvcr-test-${process.pid}`;
   const container = `dvcr-test-${process.pid}`;
 
@@ -67,10 +69,8 @@ describe("container image: built by npm run image, run with podman", () => {
     port = await freePort();
     url = `http://127.0.0.1:${port}`;
     await podman("volume", "create", volume);
-    // The rlimits: this VM withholds CAP_SYS_RESOURCE, so podman's defaults cannot be set.
     await podman(
-      "create", "--name", container, "--network=host",
-      "--ulimit", "nofile=20000:20000", "--ulimit", "nproc=32768:32768",
+      "create", "--name", container, "--network=host", ...RLIMITS,
       "-e", `DVCR_LISTEN=127.0.0.1:${port}`, "-e", `DVCR_SHUTDOWN_GRACE=${GRACE_SECONDS}s`,
       "-v", `${volume}:/var/lib/dvcr`, image,
     );
@@ -123,6 +123,38 @@ describe("container image: built by npm run image, run with podman", () => {
     const out = path.join(work, "out");
     await skopeo("copy", "--src-tls-verify=false", remote, `dir:${out}`);
     assert.equal((await sha256File(path.join(out, layout.layer.digest.slice("sha256:".length)))).digest, layout.layer.digest);
+  });
+
+  test("the same image runs DVCR's uploader (`uploader` args, UPLOADER_* env): curl -T an xz qcow2, 200, the image holds the decompressed disk, exit 0", async () => {
+    const work = path.join(dir, "uploader");
+    const disk = await createDisk(work, "qcow2", 4 * MiB);
+    await runCommand("xz", ["-k", "-0", "-T2", disk.path]);
+    const [uploadPort, healthzPort] = [await freePort(), await freePort()];
+    const name = `${container}-uploader`;
+    // Observed at once: an uploader that fails at start must fail the test with its reason, not go unhandled.
+    let ended: Error | null | undefined;
+    const run = podman(
+      "run", "--rm", "--name", name, "--network=host", ...RLIMITS,
+      "-e", `UPLOADER_DESTINATION_ENDPOINT=127.0.0.1:${port}/cvi/container-upload:latest`, "-e", "DESTINATION_INSECURE_TLS=true",
+      "-e", `LISTEN_PORT=${uploadPort}`, "-e", `HEALTHZ_PORT=${healthzPort}`, "-e", "IMPORTER_METRICS_LISTEN=off",
+      "-e", "TERMINATION_MESSAGE_PATH=/tmp/termination-log", image, "uploader",
+    ).then(
+      () => (ended = null),
+      (err: Error) => (ended = err),
+    );
+    try {
+      await until("the uploader's /healthz", async () => {
+        if (ended !== undefined) throw new Error(`the uploader container ended before it served /healthz: ${ended?.message ?? "exit 0"}`);
+        return (await fetch(`http://127.0.0.1:${healthzPort}/healthz`).catch(() => undefined))?.status === 200;
+      });
+      const { stdout } = await runCommand("curl", ["-sS", "-T", `${disk.path}.xz`, "-w", "\n%{http_code}", `http://127.0.0.1:${uploadPort}/upload`]);
+      assert.match(stdout, /\n200$/, stdout);
+      assert.equal(await run, null, "podman run: the uploader exited 0");
+    } finally {
+      await podman("rm", "-f", "-t", "0", name).catch(() => undefined);
+    }
+    const pulled = await pullDiskOverHttp(url, "cvi/container-upload", "latest");
+    assert.equal(pulled.disk.digest, disk.digest);
   });
 
   test("SIGTERM during an upload: exit 0 within the grace period, and the session resumes after a restart on the same volume", async () => {

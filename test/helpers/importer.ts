@@ -2,7 +2,9 @@ import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { createReadStream, mkdirSync } from "node:fs";
 import path from "node:path";
+import { after, before } from "node:test";
 import { MediaType } from "../../src/oci/index.js";
+import { startTestServer, tempDir, type TestServer } from "./server.js";
 import { createDisk, qemuImgInfo, type DiskFormat, type DiskImage } from "../e2e/helpers/disks.js";
 import { fetchBlob, pullDiskOverHttp, type PulledDisk } from "../e2e/helpers/registry-http.js";
 
@@ -43,6 +45,30 @@ export async function publishDisk(dir: string, format: DiskFormat, dataBytes: nu
     file = `${disk.path}.xz`;
   }
   return { disk, file, fileName: path.basename(file), compression, sha256: await hashFile(file, "sha256"), md5: await hashFile(file, "md5") };
+}
+
+/** One qcow2 published twice, as it is and xz-compressed (different random guest data in each). */
+export async function publishPlainAndXz(dir: string, dataBytes: number): Promise<{ qcow2: PublishedDisk; xz: PublishedDisk }> {
+  return { qcow2: await publishDisk(path.join(dir, "plain"), "qcow2", dataBytes), xz: await publishDisk(path.join(dir, "xz"), "qcow2", dataBytes, "xz") };
+}
+
+export interface DiskFixture {
+  registry: TestServer;
+  work: string;
+  qcow2: PublishedDisk;
+  xz: PublishedDisk;
+}
+
+/** For a test file: a registry and a qcow2 plain and xz-compressed, made before its tests, the registry disposed after. */
+export function diskFixture(prefix: string, dataBytes: number): DiskFixture {
+  const fixture = {} as DiskFixture;
+  before(async () => {
+    fixture.registry = await startTestServer();
+    fixture.work = tempDir(prefix);
+    Object.assign(fixture, await publishPlainAndXz(fixture.work, dataBytes));
+  });
+  after(() => fixture.registry.dispose());
+  return fixture;
 }
 
 /** What qemu-img says about the disk, as DVCR's importer labels it (ISO told apart from raw). */

@@ -5,7 +5,7 @@ import { after, before, describe, test } from "node:test";
 import { importImage, ImportError, OUT_OF_SPACE, type ImportRequest } from "../../src/importer/index.js";
 import { startCuttingProxy } from "../helpers/cutting-proxy.js";
 import { startFileServer, type FileServerBehaviour } from "../helpers/file-server.js";
-import { FAST, manifestStatus, publishDisk, pullImage, uploadSessions, type PublishedDisk } from "../helpers/importer.js";
+import { FAST, manifestStatus, publishDisk, publishPlainAndXz, pullImage, uploadSessions, type PublishedDisk } from "../helpers/importer.js";
 import { opsConfig } from "../helpers/ops.js";
 import { startTestServer, tempDir, type TestServer } from "../helpers/server.js";
 import { mountTmpfs } from "../helpers/volume.js";
@@ -20,8 +20,7 @@ let xz: PublishedDisk;
 before(async () => {
   registry = await startTestServer();
   work = tempDir("dvcr-importer-faults-");
-  qcow2 = await publishDisk(path.join(work, "plain"), "qcow2", 4 * MiB);
-  xz = await publishDisk(path.join(work, "xz"), "qcow2", 4 * MiB, "xz");
+  ({ qcow2, xz } = await publishPlainAndXz(work, 4 * MiB));
 });
 after(async () => {
   await registry.dispose();
