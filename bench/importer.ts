@@ -1,8 +1,7 @@
 #!/usr/bin/env node
 import { execFileSync } from "node:child_process";
 import { randomFillSync } from "node:crypto";
-import { createReadStream, createWriteStream, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
-import http from "node:http";
+import { createWriteStream, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
@@ -11,6 +10,7 @@ import { parseArgs } from "node:util";
 import { parseByteSize } from "../src/config/units.js";
 import { importImage } from "../src/importer/index.js";
 import { measurePipeline, measureSkopeoCopy, runDvcrImport } from "./figures/importer.js";
+import { serveDirectory } from "./file-server.js";
 import { dvcrLauncher, referenceLauncher } from "./servers.js";
 import { pairRatios, summarize, type Summary } from "./stats.js";
 import { megabytesPerSecond, MiB } from "./timing.js";
@@ -48,27 +48,6 @@ async function writeDiskData(file: string, size: number): Promise<void> {
     written += length;
   }
   await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
-}
-
-/** A static file server; Range honoured (the importer reads the xz index with ranged GETs first). */
-function serveDirectory(dir: string): Promise<http.Server> {
-  const server = http.createServer((req, res) => {
-    const file = path.join(dir, path.basename(req.url ?? ""));
-    let size: number;
-    try {
-      size = statSync(file).size;
-    } catch {
-      return void res.writeHead(404).end();
-    }
-    const m = /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? "");
-    const start = m ? Number(m[1]) : 0;
-    const end = m && m[2] ? Math.min(Number(m[2]), size - 1) : size - 1;
-    const headers: http.OutgoingHttpHeaders = { "content-length": end - start + 1, "accept-ranges": "bytes", "content-type": "application/octet-stream" };
-    if (m) headers["content-range"] = `bytes ${start}-${end}/${size}`;
-    res.writeHead(m ? 206 : 200, headers);
-    createReadStream(file, { start, end, highWaterMark: 1 << 20 }).pipe(res);
-  });
-  return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve(server)));
 }
 
 interface Row {

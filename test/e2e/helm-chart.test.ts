@@ -41,6 +41,7 @@ resources: {requests: {cpu: 500m, memory: 256Mi}, limits: {memory: 1Gi}}
 nodeSelector: {node-role.kubernetes.io/system: ""}
 tolerations: [{key: dedicated, operator: Equal, value: system, effect: NoSchedule}]
 ingress: {enabled: true, className: nginx, host: dvcr.example.com, tls: [{secretName: dvcr-ingress-tls, hosts: [dvcr.example.com]}]}
+cvi: {uploadTimeout: 20m, pullSecrets: [registry-creds]}
 metrics: {serviceMonitor: {enabled: true, labels: {prometheus: main}}, prometheusRule: {force: true}}
 `;
 
@@ -155,6 +156,10 @@ describe("Helm chart charts/dvcr (real helm 3.10.1)", () => {
     assert.equal(config.shutdown.grace, 25_000);
     assert.equal(config.auth, undefined);
     assert.equal(config.tls, undefined);
+    // ClusterVirtualImages: status URLs name this release's Service, as DVCR's do.
+    assert.equal(config.cvi.registryHost, "dvcr.d8-virtualization.svc:5000");
+    assert.deepEqual(config.cvi.uploadURL, { external: "http://dvcr.d8-virtualization.svc:5000/upload", inCluster: "http://dvcr.d8-virtualization.svc:5000/upload" });
+    assert.equal(config.cvi.uploadTimeout, 10 * 60_000);
   });
 
   test("full values: size and class, Secret references that match the config's files, TLS probes, scheduling, ingress and monitoring", async () => {
@@ -197,8 +202,15 @@ describe("Helm chart charts/dvcr (real helm 3.10.1)", () => {
     assert.deepEqual(fileFromSecret(config.tls!.key), { secret: "dvcr-tls", key: "tls.key" });
     assert.deepEqual([config.gc.schedule, config.gc.grace, config.storage.reserve.bytes, config.shutdown.grace], ["30 3 * * *", 2 * 3600_000, 1024 ** 3, 40_000]);
 
+    // Upload URLs go through the ingress; pull secrets lie where ContainerImage sources look for them.
+    assert.equal(config.cvi.uploadURL.external, "https://dvcr.example.com/upload");
+    assert.equal(config.cvi.uploadURL.inCluster, "https://dvcr.d8-virtualization.svc:5000/upload");
+    assert.equal(config.cvi.uploadTimeout, 20 * 60_000);
+    assert.deepEqual(fileFromSecret(`${config.cvi.secretsDir}/d8-virtualization/registry-creds/.dockerconfigjson`), { secret: "registry-creds", key: ".dockerconfigjson" });
+
     const ingress = find(objects, "Ingress");
     assert.equal(ingress.spec.rules[0].host, "dvcr.example.com");
+    assert.deepEqual(ingress.spec.rules[0].http.paths.map((p: { path: string }) => p.path), ["/v2/", "/upload/"]);
     assert.equal(ingress.spec.ingressClassName, "nginx");
     assert.equal(ingress.metadata.annotations?.["nginx.ingress.kubernetes.io/proxy-request-buffering"], "off", "uploads stream through");
     assert.equal(ingress.metadata.annotations?.["nginx.ingress.kubernetes.io/proxy-body-size"], "0");

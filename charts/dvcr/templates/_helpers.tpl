@@ -31,3 +31,11 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 
 {{/* Where the Secrets are mounted (whole directories, so rotated Secrets reach the pod). */}}
 {{- define "dvcr.secretsDir" -}}/etc/dvcr/secrets{{- end -}}
+
+{{/* In-cluster base URL of this release's Service (scheme, DNS name, port). */}}
+{{- define "dvcr.serviceURL" -}}
+{{ include "dvcr.scheme" . | lower }}://{{ include "dvcr.fullname" . }}.{{ .Release.Namespace }}.svc{{ if ne (int .Values.service.port) 80 }}:{{ .Values.service.port }}{{ end }}
+{{- end -}}
+
+{{/* Where imagePullSecrets are mounted: <dir>/<namespace>/<name>/.dockerconfigjson. */}}
+{{- define "dvcr.pullSecretsDir" -}}/etc/dvcr/pull-secrets{{- end -}}
