@@ -55,6 +55,7 @@ describe("disk-image index API", () => {
         unpackedSize: size,
         diskFile: "disk/ubuntu.qcow2",
         cdrom: false,
+        compression: null,
         sha256: sha256sum(qcow2),
         md5: md5sum(qcow2),
         createdAt: undefined,

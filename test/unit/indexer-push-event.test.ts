@@ -8,6 +8,7 @@ import pino from "pino";
 import { systemClock } from "../../src/config/clock.js";
 import { DEFAULT_CONFIG } from "../../src/config/config.js";
 import { createDiskIndexer } from "../../src/index/index.js";
+import { INSPECTOR_VERSION } from "../../src/index/inspector.js";
 import { SqliteMetadata, type Metadata } from "../../src/meta/index.js";
 import { parseDigest } from "../../src/oci/index.js";
 import { BlobClaims, ManifestService, UploadService } from "../../src/registry/index.js";
@@ -54,7 +55,7 @@ test("the indexer inspects the manifest handed over by the push, and reads it ba
     assert.equal(await indexer.resume(), 1);
     await indexer.idle();
     assert.deepEqual(reads, [digest.value]);
-    assert.equal((await meta.diskImages.get(digest.value))?.inspector, 1);
+    assert.equal((await meta.diskImages.get(digest.value))?.inspector, INSPECTOR_VERSION);
     indexer.stop();
   } finally {
     await tasks.stop();
