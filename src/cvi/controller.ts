@@ -1,6 +1,6 @@
 import type { Logger } from "pino";
 import { isImportError, type ImportProgress, type ImportResult } from "../importer/index.js";
-import type { KubeObject } from "../kube/object-store.js";
+import { StoreConflict, type KubeObject } from "../kube/object-store.js";
 import type { ResourceApi } from "../kube/resource.js";
 import { KubeError, isKubeError } from "../kube/status.js";
 import { cviRepository, CVI_FINALIZER, CVI_TAG } from "./names.js";
@@ -165,7 +165,7 @@ export class CviController {
         return true;
       } catch (err) {
         if (isKubeError(err) && err.reason === "NotFound") return false;
-        if (!(isKubeError(err) && err.reason === "Conflict") && !(err instanceof Error && err.constructor.name === "StoreConflict")) throw err;
+        if (!(isKubeError(err) && err.reason === "Conflict") && !(err instanceof StoreConflict)) throw err;
       }
     }
     return false;

@@ -140,9 +140,11 @@ describe("ClusterVirtualImage on a full volume", () => {
     let server: TestServer | undefined;
     let files: FileServer | undefined;
     try {
-      // Random bytes: nothing to gain by compression anywhere on the way.
-      writeFileSync(path.join(work, "big.img"), randomBytes(64 * MiB));
-      writeFileSync(path.join(work, "small.img"), randomBytes(4 * MiB));
+      // Random bytes (nothing to gain by compression anywhere on the way) after a blank first
+      // sector, as a raw disk begins.
+      const rawDisk = (bytes: number) => Buffer.concat([Buffer.alloc(512), randomBytes(bytes - 512)]);
+      writeFileSync(path.join(work, "big.img"), rawDisk(64 * MiB));
+      writeFileSync(path.join(work, "small.img"), rawDisk(4 * MiB));
       files = await startFileServer(work);
       server = await startTestServer({ ...cviConfig(), storage: { ...DEFAULT_CONFIG.storage, reserve: { bytes: 4 * MiB, percent: 0 } } }, path.join(volume.dir, "root"));
       const kubectl = new Kubectl(KUBECTL_CURRENT, server.url);

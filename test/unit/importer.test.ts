@@ -69,6 +69,9 @@ describe("importer: parsing", () => {
     assert.equal(detectCompression(Buffer.from([0x1f, 0x8b, 8, 0, 0, 0])), "gzip");
     assert.equal(detectCompression(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00])), "xz");
     assert.equal(detectCompression(Buffer.from("QFI\xfb\0\0", "latin1")), "none");
+    // A raw disk may begin with 1f 8b by chance: without deflate (8) and clear reserved flags it is not gzip.
+    assert.equal(detectCompression(Buffer.from([0x1f, 0x8b, 0x3c, 0, 0, 0])), "none");
+    assert.equal(detectCompression(Buffer.from([0x1f, 0x8b, 8, 0xe0, 0, 0])), "none");
     assert.equal(decompressedFileName("ubuntu.qcow2.xz", "xz"), "ubuntu.qcow2");
     assert.equal(decompressedFileName("disk.img.GZ", "gzip"), "disk.img");
     assert.equal(decompressedFileName("disk.img", "xz"), "disk.img");
