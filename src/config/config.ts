@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import path from "node:path";
-import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { scheduleProblem } from "./schedule.js";
 import { parseByteSize, parseDuration } from "./units.js";
@@ -158,6 +158,15 @@ function merge(base: Plain, over: Plain): Plain {
 }
 
 export class ConfigError extends Error {}
+
+/**
+ * The YAML parser, loaded (synchronously, as loadConfig is) only when there is a file to read:
+ * a server configured by env and flags alone does not keep its ~70 modules in memory.
+ */
+function parseYaml(text: string): unknown {
+  const yaml = createRequire(import.meta.url)("yaml") as typeof import("yaml");
+  return yaml.parse(text);
+}
 
 /** Numbers from the environment; anything else is passed through for the schema to refuse. */
 function numberOrUndefined(value: string | undefined): number | string | undefined {
