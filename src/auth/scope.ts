@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as v from "../oci/schema.js";
 
 /**
  * distribution's access vocabulary: a resource (`repository:cvi/x`, `registry:catalog`) and the
@@ -12,9 +12,7 @@ export interface Access {
 }
 
 /** A token's `access` claim: `[{"type":"repository","name":"cvi/x","actions":["pull","push"]}]`. */
-export const AccessClaimSchema = z.array(
-  z.object({ type: z.string().min(1), name: z.string().min(1), actions: z.array(z.string()) }),
-);
+export const AccessClaimSchema = v.array(v.object({ type: v.string({ min: 1 }), name: v.string({ min: 1 }), actions: v.array(v.string()) }));
 
 /**
  * Parse `repository:cvi/x:pull,push`. The name sits between the first and the last colon, so

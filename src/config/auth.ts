@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as v from "../oci/schema.js";
 
 /**
  * The `auth` and `tls` sections of the configuration. Both are optional: without `auth` the
@@ -9,72 +9,69 @@ import { z } from "zod";
 
 /** distribution's action names; `*` is every action (and the only one `registry:catalog` knows). */
 export const ACTIONS = ["pull", "push", "delete", "*"] as const;
-const Action = z.enum(ACTIONS);
+const Action = v.oneOf(ACTIONS);
 
 /** A repository glob: the name grammar's characters plus `*` (one component) and `**` (any). */
 export const REPOSITORY_GLOB = /^[a-z0-9._\-/*]+$/;
 
-const Account = z.strictObject({
+/** An absolute URL (the token realm clients are sent to). */
+export const absoluteUrl = v.string().refine((s) => (URL.canParse(s) ? undefined : "must be an absolute URL"));
+
+const Account = v.strictObject({
   // A colon cannot be sent in a Basic username (it separates the password).
-  username: z.string().min(1).regex(/^[^:]+$/, "username must not contain ':'"),
-  passwordFile: z.string().min(1),
+  username: v.string({ min: 1, pattern: { regex: /^[^:]+$/, message: "username must not contain ':'" } }),
+  passwordFile: v.string({ min: 1 }),
 });
 
-export const AuthConfigSchema = z.strictObject({
+export const AuthConfigSchema = v.strictObject({
   /** Every action on every repository, and the catalog. */
   admin: Account.optional(),
   /** Pull on every repository (the nodes). */
   puller: Account.optional(),
   /** Basic users whose password is a JWT of this issuer get exactly the token's `access` claim. */
-  jwt: z
-    .strictObject({
-      issuer: z.string().min(1),
-      audience: z.string().min(1),
-      /** When set, the token header's `kid` must equal it (DVCR pins "dvcr"). */
-      keyId: z.string().min(1).optional(),
-      /** PEM public key (SPKI): EC P-256 → ES256, RSA → RS256, Ed25519 → EdDSA. */
-      publicKeyFile: z.string().min(1),
-    })
-    .optional(),
-  htpasswd: z
-    .strictObject({
-      path: z.string().min(1),
-      /** Repository glob → actions for every htpasswd user; without it they may do everything. */
-      access: z.record(z.string().regex(REPOSITORY_GLOB, "a repository glob"), z.array(Action).min(1)).optional(),
-    })
-    .optional(),
+  jwt: v.strictObject({
+    issuer: v.string({ min: 1 }),
+    audience: v.string({ min: 1 }),
+    /** When set, the token header's `kid` must equal it (DVCR pins "dvcr"). */
+    keyId: v.string({ min: 1 }).optional(),
+    /** PEM public key (SPKI): EC P-256 → ES256, RSA → RS256, Ed25519 → EdDSA. */
+    publicKeyFile: v.string({ min: 1 }),
+  }).optional(),
+  htpasswd: v.strictObject({
+    path: v.string({ min: 1 }),
+    /** Repository glob → actions for every htpasswd user; without it they may do everything. */
+    access: v.record(v.string({ pattern: { regex: REPOSITORY_GLOB, message: "a repository glob" } }), v.array(Action, { min: 1 })).optional(),
+  }).optional(),
   /** Pull without credentials. Default false. */
-  anonymousPull: z.boolean().optional(),
+  anonymousPull: v.boolean().optional(),
   /** The Docker token service: present (and not `enabled: false`) → 401s challenge with Bearer. */
-  token: z
-    .strictObject({
-      enabled: z.boolean().optional(),
-      /** `iss` of the tokens we issue. Default "dvcr-token-service". */
-      issuer: z.string().min(1).optional(),
-      /** `service` of the challenge and `aud` of the tokens. Default "dvcr". */
-      service: z.string().min(1).optional(),
-      /** Absolute URL of the token endpoint; default: <scheme>://<Host of the request>/auth/token. */
-      realm: z.url().optional(),
-      /** Token lifetime in seconds. Default 300. */
-      expiresIn: z.number().int().min(30).max(24 * 3600).optional(),
-      /** PEM private key (PKCS#8) that signs tokens; generated (EC P-256) at first start if absent. */
-      keyFile: z.string().min(1).optional(),
-    })
-    .optional(),
+  token: v.strictObject({
+    enabled: v.boolean().optional(),
+    /** `iss` of the tokens we issue. Default "dvcr-token-service". */
+    issuer: v.string({ min: 1 }).optional(),
+    /** `service` of the challenge and `aud` of the tokens. Default "dvcr". */
+    service: v.string({ min: 1 }).optional(),
+    /** Absolute URL of the token endpoint; default: <scheme>://<Host of the request>/auth/token. */
+    realm: absoluteUrl.optional(),
+    /** Token lifetime in seconds. Default 300. */
+    expiresIn: v.number({ int: true, min: 30, max: 24 * 3600 }).optional(),
+    /** PEM private key (PKCS#8) that signs tokens; generated (EC P-256) at first start if absent. */
+    keyFile: v.string({ min: 1 }).optional(),
+  }).optional(),
   /** Failed authentications per client address: `burst` at once, then `perMinute`; beyond → 429. */
-  rateLimit: z.strictObject({ burst: z.number().int().min(1).optional(), perMinute: z.number().positive().optional() }).optional(),
+  rateLimit: v.strictObject({ burst: v.number({ int: true, min: 1 }).optional(), perMinute: v.number({ positive: true }).optional() }).optional(),
   /** How often password, key and htpasswd files are checked for changes (ms). Default 2000. */
-  reloadIntervalMs: z.number().int().min(10).optional(),
+  reloadIntervalMs: v.number({ int: true, min: 10 }).optional(),
 });
-export type AuthConfig = z.infer<typeof AuthConfigSchema>;
+export type AuthConfig = v.Infer<typeof AuthConfigSchema>;
 
-export const TlsConfigSchema = z.strictObject({
-  cert: z.string().min(1),
-  key: z.string().min(1),
+export const TlsConfigSchema = v.strictObject({
+  cert: v.string({ min: 1 }),
+  key: v.string({ min: 1 }),
   /** How often the pair is checked for changes (ms). Default 2000. */
-  reloadIntervalMs: z.number().int().min(10).optional(),
+  reloadIntervalMs: v.number({ int: true, min: 10 }).optional(),
 });
-export type TlsConfig = z.infer<typeof TlsConfigSchema>;
+export type TlsConfig = v.Infer<typeof TlsConfigSchema>;
 
 export const AUTH_DEFAULTS = {
   tokenIssuer: "dvcr-token-service",

@@ -1,22 +1,15 @@
 import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import path from "node:path";
-import { parse as parseYaml } from "yaml";
-import { z } from "zod";
+import * as v from "../oci/schema.js";
 import { scheduleProblem } from "./schedule.js";
 import { parseByteSize, parseDuration } from "./units.js";
-import { AuthConfigSchema, TlsConfigSchema, authFromEnv, definedOnly } from "./auth.js";
+import { AuthConfigSchema, TlsConfigSchema, absoluteUrl, authFromEnv, definedOnly } from "./auth.js";
 import { describeIssue } from "./strict.js";
 
 /** A setting written for people ("1h", "256MiB") or as a plain number, parsed to a number. */
 function humanNumber(parse: (value: string | number) => number) {
-  return z.union([z.number(), z.string()]).transform((v, ctx) => {
-    try {
-      return parse(v);
-    } catch (err) {
-      ctx.addIssue({ code: "custom", message: (err as Error).message });
-      return z.NEVER;
-    }
-  });
+  return v.numberOrString().transform(parse);
 }
 
 /** A duration ("1h", "90s") or milliseconds; stored as milliseconds. */
@@ -26,30 +19,27 @@ const Duration = humanNumber(parseDuration);
 const ByteSize = humanNumber(parseByteSize);
 
 /** A cron expression (5 fields as crontab, or 6 with leading seconds) or "off". */
-const Schedule = z
+const Schedule = v
   .string()
-  .trim()
-  .superRefine((pattern, ctx) => {
-    const problem = scheduleProblem(pattern);
-    if (problem) ctx.addIssue({ code: "custom", message: problem });
-  });
+  .transform((pattern) => pattern.trim())
+  .refine(scheduleProblem);
 
 /** HOST:PORT, or :PORT for every interface (as distribution's `addr: :5001`). */
-const ListenAddress = (key: string) => z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s]*):\d{1,5}$/, `${key} must be HOST:PORT or :PORT`);
+const ListenAddress = (key: string) => v.string({ pattern: { regex: /^(\[[0-9a-fA-F:.]+\]|[^:\s]*):\d{1,5}$/, message: `${key} must be HOST:PORT or :PORT` } });
 
 /**
  * The one typed configuration. Sources in increasing priority: defaults < YAML file < env
  * (DVCR_*) < command-line flags. Validated once here; nothing else reads env or files.
  */
-const ConfigSchema = z.strictObject({
+const ConfigSchema = v.strictObject({
   listen: ListenAddress("listen"),
-  root: z.string().min(1),
-  log: z.strictObject({ level: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]) }),
+  root: v.string({ min: 1 }),
+  log: v.strictObject({ level: v.oneOf(["fatal", "error", "warn", "info", "debug", "trace", "silent"]) }),
   /**
    * Connection timeouts. The idle ones count time without a byte moving, never a transfer's
    * total: a multi-GiB push or pull at any steady pace is never cut.
    */
-  http: z.strictObject({
+  http: v.strictObject({
     /** A request body from which nothing arrives for this long is cut (a stalled upload holds fds). */
     bodyIdleTimeout: Duration,
     /** A response body the client reads nothing of for this long is cut (each pull holds 8 MiB of blocks). */
@@ -59,26 +49,26 @@ const ConfigSchema = z.strictObject({
     /** A kept-alive connection without a request for this long is closed. */
     keepAliveTimeout: Duration,
     /** Connections at once; more are refused at accept (each can hold a socket and an upload file). */
-    maxConnections: z.number().int().min(1),
+    maxConnections: v.number({ int: true, min: 1 }),
   }),
-  storage: z.strictObject({
+  storage: v.strictObject({
     /** Manifests above this size are refused with 413. */
-    maxManifestBytes: z.number().int().positive(),
+    maxManifestBytes: v.number({ int: true, positive: true }),
     /** fsync blob files and their directory before making them visible (never turn off in production). */
-    fsync: z.boolean(),
+    fsync: v.boolean(),
     /**
      * Write uploads with O_DIRECT, bypassing the page cache (turned off by itself on a filesystem
      * that refuses it). Off only to compare, or on a filesystem that accepts but mishandles it.
      */
-    directIo: z.boolean(),
+    directIo: v.boolean(),
     /**
      * Free space kept on the volume: uploads stop with 507 before free space drops below the
      * larger of `bytes` and `percent` of the capacity (room for SQLite's own writes and deletes).
      */
-    reserve: z.strictObject({ bytes: ByteSize, percent: z.number().min(0).max(50) }),
+    reserve: v.strictObject({ bytes: ByteSize, percent: v.number({ min: 0, max: 50 }) }),
   }),
-  delete: z.strictObject({ enabled: z.boolean() }),
-  gc: z.strictObject({
+  delete: v.strictObject({ enabled: v.boolean() }),
+  gc: v.strictObject({
     /** When garbage collection runs (cron), or "off". */
     schedule: Schedule,
     /** Untagged manifests and unreferenced blobs younger than this are kept (pushes in flight). */
@@ -86,22 +76,22 @@ const ConfigSchema = z.strictObject({
     /** Upload sessions idle longer than this are purged with their temp files. */
     uploadTtl: Duration,
   }),
-  scrub: z.strictObject({
+  scrub: v.strictObject({
     /** When every stored blob is re-hashed (cron), or "off". */
     schedule: Schedule,
   }),
   /** The disk-image index: every pushed image is inspected in the background (src/index/). */
-  index: z.strictObject({
+  index: v.strictObject({
     /** Checksum passes at once; each streams a whole disk (CPU and disk bandwidth). */
-    checksumConcurrency: z.number().int().min(1).max(16),
+    checksumConcurrency: v.number({ int: true, min: 1, max: 16 }),
     /** Time budget of one checksum pass ("4h"). */
     checksumTimeout: Duration,
     /** A gzip layer expanding more than this many times its stored size is judged a gzip bomb. */
-    maxGzipRatio: z.number().min(2),
+    maxGzipRatio: v.number({ min: 2 }),
     /** Tar entries per layer beyond which it is judged a tar bomb. */
-    maxTarEntries: z.number().int().positive(),
+    maxTarEntries: v.number({ int: true, positive: true }),
   }),
-  shutdown: z.strictObject({
+  shutdown: v.strictObject({
     /**
      * On SIGTERM, requests in flight get this long to finish before their connections are cut
      * (shorter than Kubernetes' default 30 s terminationGracePeriodSeconds, so the cut is ours).
@@ -109,28 +99,28 @@ const ConfigSchema = z.strictObject({
     grace: Duration,
   }),
   /** ClusterVirtualImage API and lifecycle (src/cvi/): what status URLs say and how long uploads wait. */
-  cvi: z.strictObject({
+  cvi: v.strictObject({
     /** Host (and port) of `status.target.registryURL`: `<registryHost>/cvi/<name>:latest`. */
-    registryHost: z.string().min(1),
+    registryHost: v.string({ min: 1 }),
     /** Bases of `status.imageUploadURLs` (a token is appended); external defaults to this server's URL + /upload. */
-    uploadURL: z.strictObject({ external: z.string().url().optional(), inCluster: z.string().url() }),
+    uploadURL: v.strictObject({ external: absoluteUrl.optional(), inCluster: absoluteUrl }),
     /** An Upload image with no upload started this long after it began waiting fails (WaitForUserUploadTimeout). */
     uploadTimeout: Duration,
     /** Where imagePullSecrets are mounted: `<secretsDir>/<namespace>/<name>/.dockerconfigjson`. */
-    secretsDir: z.string().optional(),
+    secretsDir: v.string().optional(),
     /** How often a provisioning image's progress is written to its status. */
     progressInterval: Duration,
     /** Changes kept for watches to resume from (older resourceVersions get 410 Expired). */
-    watchHistory: z.number().int().min(10),
+    watchHistory: v.number({ int: true, min: 10 }),
   }),
   /** Absent: an open registry (the embedded default). See config/auth.ts. */
   auth: AuthConfigSchema.optional(),
   /** Absent: plain HTTP. */
   tls: TlsConfigSchema.optional(),
   /** `listen`: also serve /metrics on this HOST:PORT, as distribution's `http.debug.addr` (absent: off). */
-  debug: z.strictObject({ listen: ListenAddress("debug.listen").optional() }).optional(),
+  debug: v.strictObject({ listen: ListenAddress("debug.listen").optional() }).optional(),
 });
-export type Config = z.infer<typeof ConfigSchema>;
+export type Config = v.Infer<typeof ConfigSchema>;
 
 export const DEFAULT_CONFIG: Config = {
   listen: "127.0.0.1:5000",
@@ -181,6 +171,15 @@ function merge(base: Plain, over: Plain): Plain {
 
 export class ConfigError extends Error {}
 
+/**
+ * The YAML parser, loaded (synchronously, as loadConfig is) only when there is a file to read:
+ * a server configured by env and flags alone does not keep its ~70 modules in memory.
+ */
+function parseYaml(text: string): unknown {
+  const yaml = createRequire(import.meta.url)("yaml") as typeof import("yaml");
+  return yaml.parse(text);
+}
+
 /** Numbers from the environment; anything else is passed through for the schema to refuse. */
 function numberOrUndefined(value: string | undefined): number | string | undefined {
   if (!value) return undefined;
@@ -230,7 +229,7 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
   merged = merge(merged, definedOnly({ tls: { cert: overrides.tlsCert, key: overrides.tlsKey } }));
   const result = ConfigSchema.safeParse(merged);
   if (!result.success) {
-    const msg = result.error.issues.map((i) => describeIssue(ConfigSchema, i)).join("; ");
+    const msg = result.issues.map(describeIssue).join("; ");
     throw new ConfigError(`invalid configuration: ${msg}`);
   }
   return { ...result.data, root: path.resolve(result.data.root) };

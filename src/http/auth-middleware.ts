@@ -1,15 +1,9 @@
 import type { Context, Next } from "koa";
 import type { Logger } from "pino";
-import {
-  missingAccess,
-  parseAuthorization,
-  wasRequested,
-  type Access,
-  type AuthService,
-  type ChallengeSettings,
-  type Credentials,
-  type Subject,
-} from "../auth/index.js";
+import { parseAuthorization, type Credentials } from "../auth/credentials.js";
+import { missingAccess, wasRequested, type Subject } from "../auth/policy.js";
+import type { Access } from "../auth/scope.js";
+import type { AuthService, ChallengeSettings } from "../auth/service.js";
 import { authFailures } from "../metrics/auth.js";
 import { RegistryError } from "../oci/index.js";
 import { challengeHeader } from "./challenge.js";

@@ -1,5 +1,6 @@
 import type { Context } from "koa";
-import { formatScope, type Access, type ChallengeSettings } from "../auth/index.js";
+import { formatScope, type Access } from "../auth/scope.js";
+import type { ChallengeSettings } from "../auth/service.js";
 
 /** Characters that may appear inside a quoted auth-param as we build them. */
 const quoted = (value: string) => value.replace(/["\\\r\n]/g, "");

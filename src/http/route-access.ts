@@ -1,5 +1,5 @@
 import type { Context } from "koa";
-import type { Access } from "../auth/index.js";
+import type { Access } from "../auth/scope.js";
 import { parseRepositoryName } from "../oci/index.js";
 import { queryParam, repositoryParam } from "./request.js";
 import type { AccessRule, RouteDescriptor } from "./route-table.js";

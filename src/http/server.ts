@@ -2,7 +2,7 @@ import http from "node:http";
 import type { Logger } from "pino";
 import type { Config } from "../config/config.js";
 import { formatBytes } from "../config/units.js";
-import { AuthService } from "../auth/index.js";
+import type { AuthService } from "../auth/service.js";
 import { openRegistry, type OpenOptions, type OpenRegistry } from "../assembly/open-registry.js";
 import type { Operations } from "../gc/operations.js";
 import { createApp } from "./app.js";
@@ -48,7 +48,8 @@ async function warnOfLargeReserve(registry: OpenRegistry, logger: Logger): Promi
 /** Open the registry at config.root and serve it on config.listen. */
 export async function startServer(config: Config, logger: Logger, options: OpenOptions = {}): Promise<RunningServer> {
   // Credentials, keys and the TLS pair first: a missing secret stops the start before any data is opened.
-  const auth = config.auth && AuthService.create(config.auth, config.root, logger);
+  // Loaded only when configured: an open registry never pays for jose and bcrypt in memory.
+  const auth: AuthService | undefined = config.auth && (await import("../auth/service.js")).AuthService.create(config.auth, config.root, logger);
   if (!auth) logger.warn("no auth section in the configuration: anyone who can reach this registry may push, pull and delete");
   let socket: ServingSocket | undefined;
   let registry: OpenRegistry;

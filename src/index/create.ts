@@ -1,11 +1,12 @@
 import type { Config } from "../config/config.js";
-import { DEFAULT_DISK_LIMITS, InspectionError } from "../disk/index.js";
+import { InspectionError } from "../disk/errors.js";
+import { DEFAULT_DISK_LIMITS } from "../disk/limits.js";
 import type { Metadata } from "../meta/index.js";
 import { parseDigest } from "../oci/index.js";
 import type { BlobStorage } from "../storage/index.js";
 import type { TaskRunner } from "../tasks/index.js";
 import { DEFAULT_INDEXER_OPTIONS, DiskIndexer } from "./indexer.js";
-import type { BlobReader } from "./inspector.js";
+import type { BlobReader } from "./record.js";
 
 /** The indexer of a data root, configured by `index:`; it reads committed blobs from the store. */
 export function createDiskIndexer(meta: Metadata, storage: BlobStorage, config: Config, tasks: TaskRunner): DiskIndexer {

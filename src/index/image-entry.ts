@@ -1,5 +1,5 @@
 import type { DiskImageRecord, TaggedImage } from "../meta/index.js";
-import { emptyRecord } from "./inspector.js";
+import { emptyRecord } from "./record.js";
 import { ownerOf, type OwnerKind } from "./owner.js";
 
 /** What the API shows of an index row (field meanings: DiskImageRecord). */

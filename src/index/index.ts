@@ -1,6 +1,7 @@
 export * from "./image-entry.js";
 export * from "./indexer.js";
 export * from "./inspector.js";
+export * from "./record.js";
 export * from "./labels.js";
 export * from "./owner.js";
 export * from "./query.js";

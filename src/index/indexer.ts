@@ -1,11 +1,18 @@
 import type { Logger } from "pino";
-import { deadline, type DiskLimits, type DiskProbe } from "../disk/index.js";
+import { deadline } from "../disk/deadline.js";
+import type { DiskLimits, DiskProbe } from "../disk/index.js";
 import type { DiskImageRecord, Metadata } from "../meta/index.js";
 import { setImageStatsSource } from "../metrics/images.js";
 import { parseManifest, type Descriptor, type ParsedManifest } from "../oci/index.js";
 import type { Task, TaskRunner, TaskTrigger } from "../tasks/index.js";
-import { INSPECTOR_VERSION, checksumManifest, emptyRecord, notADisk, probeManifest, type BlobReader } from "./inspector.js";
+import { INSPECTOR_VERSION, emptyRecord, notADisk, type BlobReader } from "./record.js";
 import { imageStats } from "./stats.js";
+
+/**
+ * The disk parsers (tar, gzip, xz, every format) load with the first inspection: a registry
+ * that has nothing to inspect does not keep them in memory.
+ */
+const inspector = () => import("./inspector.js");
 
 export interface IndexerOptions {
   limits: DiskLimits;
@@ -153,6 +160,7 @@ export class DiskIndexer {
     try {
       const manifest = job.manifest ?? (await this.storedManifest(digest));
       if (!manifest) return; // deleted while queued
+      const { probeManifest } = await inspector();
       const outcome = await probeManifest(manifest, this.blobs, this.options.limits, timer.signal);
       if (signal.aborted) return;
       await this.meta.diskImages.save(digest, outcome.record);
@@ -169,6 +177,7 @@ export class DiskIndexer {
   private async checksum(digest: string, job: ChecksumJob, signal: AbortSignal): Promise<void> {
     const timer = deadline(this.options.limits.checksumTimeoutMs, "checksum pass", signal);
     try {
+      const { checksumManifest } = await inspector();
       const record = await checksumManifest(job.record, job.layer, this.blobs, this.options.limits, timer.signal);
       if (signal.aborted) return;
       // A manifest deleted meanwhile leaves no row (save checks).

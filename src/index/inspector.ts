@@ -1,4 +1,3 @@
-import type { Readable } from "node:stream";
 import {
   InspectionError,
   isInspectionError,
@@ -11,67 +10,16 @@ import {
 import type { DiskImageRecord } from "../meta/index.js";
 import { MediaType, isExternalBlob, isIndexMediaType, type Descriptor, type ParsedManifest } from "../oci/index.js";
 import { configLabels, labelMismatch } from "./labels.js";
-
-/** Bumped when the inspector learns something new: rows of older versions are redone at start-up. */
-export const INSPECTOR_VERSION = 2;
+import { emptyRecord, notADisk, type BlobReader } from "./record.js";
 
 /** Image configs are a few KiB; one larger than this is not read for labels. */
 const MAX_CONFIG_BYTES = 1024 * 1024;
 const IMAGE_CONFIG_TYPES = new Set<string>([MediaType.OciConfig, MediaType.DockerConfig]);
 
-/** How the inspector reads what a manifest references: committed blobs, by digest. */
-export interface BlobReader {
-  /** Size of a committed blob, undefined when there is none. */
-  size(digest: string): Promise<number | undefined>;
-  open(digest: string, start: number, end: number): Promise<Readable>;
-}
-
 /** The header pass's result: the row to store, and the layer to checksum when a disk was found. */
 export interface ProbeOutcome {
   record: DiskImageRecord;
   checksum?: { layer: Descriptor; probe: DiskProbe };
-}
-
-/** A final row with nothing found yet; the passes fill it in. */
-export function emptyRecord(): DiskImageRecord {
-  return {
-    status: "ready",
-    inspector: INSPECTOR_VERSION,
-    format: null,
-    reason: null,
-    virtualSize: null,
-    storedSize: null,
-    unpackedSize: null,
-    diskFile: null,
-    layerDigest: null,
-    cdrom: false,
-    compression: null,
-    sha256: null,
-    md5: null,
-    details: null,
-    labels: {},
-    labelMismatch: [],
-    indexedAt: Date.now(),
-  };
-}
-
-/** The row of a manifest that is not (or not a usable) disk image: final, with why. */
-export function notADisk(base: DiskImageRecord, reason: string): DiskImageRecord {
-  return {
-    ...base,
-    status: "ready",
-    format: null,
-    reason,
-    virtualSize: null,
-    unpackedSize: null,
-    cdrom: false,
-    compression: null,
-    sha256: null,
-    md5: null,
-    details: null,
-    labelMismatch: [],
-    indexedAt: Date.now(),
-  };
 }
 
 async function readSmallBlob(blobs: BlobReader, d: Descriptor): Promise<Buffer | null> {

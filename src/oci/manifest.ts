@@ -1,50 +1,50 @@
-import { z } from "zod";
 import { RegistryError } from "./errors.js";
 import { parseDigest } from "./digest.js";
 import { MediaType, isManifestMediaType, type ManifestMediaType } from "./media-types.js";
+import * as v from "./schema.js";
 
 /** Manifests larger than this are refused (the spec lets registries set a limit; 4 MiB is common). */
 export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 
-const digestString = z.string().refine((s) => {
+const digestString = v.string().refine((s) => {
   try {
     parseDigest(s);
-    return true;
+    return undefined;
   } catch {
-    return false;
+    return "invalid digest";
   }
-}, "invalid digest");
+});
 
-const mediaTypeString = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}\/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}$/, "invalid media type");
-const annotations = z.record(z.string(), z.string());
+const mediaTypeString = v.string({ pattern: { regex: /^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}\/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}$/, message: "invalid media type" } });
+const annotations = v.record(v.string(), v.string());
 
-export const DescriptorSchema = z.object({
+export const DescriptorSchema = v.object({
   mediaType: mediaTypeString,
   digest: digestString,
-  size: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
-  urls: z.array(z.string()).optional(),
+  size: v.number({ int: true, min: 0, max: Number.MAX_SAFE_INTEGER }),
+  urls: v.array(v.string()).optional(),
   annotations: annotations.optional(),
   artifactType: mediaTypeString.optional(),
-  data: z.string().optional(),
-  platform: z.unknown().optional(),
+  data: v.string().optional(),
+  platform: v.unknown().optional(),
 });
-export type Descriptor = z.infer<typeof DescriptorSchema>;
+export type Descriptor = v.Infer<typeof DescriptorSchema>;
 
-const ImageManifestSchema = z.object({
-  schemaVersion: z.literal(2),
-  mediaType: z.string().optional(),
+const ImageManifestSchema = v.object({
+  schemaVersion: v.literal(2),
+  mediaType: v.string().optional(),
   artifactType: mediaTypeString.optional(),
   config: DescriptorSchema,
-  layers: z.array(DescriptorSchema),
+  layers: v.array(DescriptorSchema),
   subject: DescriptorSchema.optional(),
   annotations: annotations.optional(),
 });
 
-const IndexSchema = z.object({
-  schemaVersion: z.literal(2),
-  mediaType: z.string().optional(),
+const IndexSchema = v.object({
+  schemaVersion: v.literal(2),
+  mediaType: v.string().optional(),
   artifactType: mediaTypeString.optional(),
-  manifests: z.array(DescriptorSchema),
+  manifests: v.array(DescriptorSchema),
   subject: DescriptorSchema.optional(),
   annotations: annotations.optional(),
 });
@@ -108,7 +108,7 @@ export function parseManifest(body: Buffer, contentType: string | undefined): Pa
 
   if (mediaType === MediaType.OciManifest || mediaType === MediaType.DockerManifest) {
     const parsed = ImageManifestSchema.safeParse(json);
-    if (!parsed.success) throw invalid("manifest does not match the image manifest schema", { issues: parsed.error.issues });
+    if (!parsed.success) throw invalid("manifest does not match the image manifest schema", { issues: parsed.issues });
     const m = parsed.data;
     return {
       mediaType,
@@ -120,7 +120,7 @@ export function parseManifest(body: Buffer, contentType: string | undefined): Pa
     };
   }
   const parsed = IndexSchema.safeParse(json);
-  if (!parsed.success) throw invalid("manifest does not match the image index schema", { issues: parsed.error.issues });
+  if (!parsed.success) throw invalid("manifest does not match the image index schema", { issues: parsed.issues });
   const idx = parsed.data;
   return {
     mediaType,

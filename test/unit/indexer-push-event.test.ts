@@ -8,7 +8,7 @@ import pino from "pino";
 import { systemClock } from "../../src/config/clock.js";
 import { DEFAULT_CONFIG } from "../../src/config/config.js";
 import { createDiskIndexer } from "../../src/index/index.js";
-import { INSPECTOR_VERSION } from "../../src/index/inspector.js";
+import { INSPECTOR_VERSION } from "../../src/index/record.js";
 import { SqliteMetadata, type Metadata } from "../../src/meta/index.js";
 import { parseDigest } from "../../src/oci/index.js";
 import { BlobClaims, ManifestService, UploadService } from "../../src/registry/index.js";

@@ -1,6 +1,8 @@
 import type { Context } from "koa";
 import type { Logger } from "pino";
-import { formatScope, grantable, mergeAccess, parseScope, type Access, type AuthService } from "../../auth/index.js";
+import { grantable } from "../../auth/policy.js";
+import { formatScope, mergeAccess, parseScope, type Access } from "../../auth/scope.js";
+import type { AuthService } from "../../auth/service.js";
 import { RegistryError, parseRepositoryName } from "../../oci/index.js";
 import { authenticateRequest } from "../auth-middleware.js";
 import { queryParam, queryParams, readBody } from "../request.js";

@@ -1,6 +1,7 @@
 import type { Context } from "koa";
-import { isDiskFormat } from "../../disk/index.js";
-import { getImage, isOwnerKind, listImages, type ImageCursor, type ImageFilter } from "../../index/index.js";
+import { isDiskFormat } from "../../disk/types.js";
+import { isOwnerKind } from "../../index/owner.js";
+import { getImage, listImages, type ImageCursor, type ImageFilter } from "../../index/query.js";
 import { RegistryError, isValidTag, parseDigest, parseRepositoryName, parseTag } from "../../oci/index.js";
 import { MAX_PAGE_SIZE, pageParams, queryParam, repositoryParam } from "../request.js";
 import type { RouteDescriptor } from "../route-table.js";

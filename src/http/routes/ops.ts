@@ -1,8 +1,8 @@
 import type { Context } from "koa";
-import { z } from "zod";
 import { parseDuration } from "../../config/units.js";
 import type { Operations } from "../../gc/operations.js";
 import { RegistryError, parseRepositoryName } from "../../oci/index.js";
+import * as v from "../../oci/schema.js";
 import { readBody, repositoryParam } from "../request.js";
 import type { RouteDescriptor } from "../route-table.js";
 
@@ -14,18 +14,16 @@ import type { RouteDescriptor } from "../route-table.js";
 /** Keep lists name every live image of a cluster: thousands of names, never megabytes. */
 const MAX_OPS_BODY = 8 * 1024 * 1024;
 
-const GcRequestSchema = z
-  .object({
-    dryRun: z.boolean().optional(),
-    grace: z.union([z.string(), z.number()]).optional(),
-    keepRepositories: z.array(z.string()).optional(),
-  })
-  .strict();
+const GcRequestSchema = v.strictObject({
+  dryRun: v.boolean().optional(),
+  grace: v.numberOrString().optional(),
+  keepRepositories: v.array(v.string()).optional(),
+});
 
-const ScrubRequestSchema = z.object({ repository: z.string().optional(), repair: z.boolean().optional() }).strict();
+const ScrubRequestSchema = v.strictObject({ repository: v.string().optional(), repair: v.boolean().optional() });
 
 /** A JSON body (optional: empty means defaults), validated; errors name the offending field. */
-async function jsonBody<T>(ctx: Context, schema: z.ZodType<T>): Promise<T> {
+async function jsonBody<T>(ctx: Context, schema: v.Schema<T>): Promise<T> {
   const raw = (await readBody(ctx, MAX_OPS_BODY)).toString("utf8").trim();
   let parsed: unknown = {};
   if (raw !== "") {
@@ -37,7 +35,7 @@ async function jsonBody<T>(ctx: Context, schema: z.ZodType<T>): Promise<T> {
   }
   const result = schema.safeParse(parsed);
   if (!result.success) {
-    const message = result.error.issues.map((i) => `${i.path.join(".") || "(body)"}: ${i.message}`).join("; ");
+    const message = result.issues.map((i) => v.formatIssue(i, "(body)")).join("; ");
     throw new RegistryError("REQUEST_INVALID", message);
   }
   return result.data;
