@@ -39,6 +39,7 @@ export const strictObject = <const E extends v.ObjectEntries>(entries: E) => v.p
 /** An object whose unknown keys are dropped (documents that other specs may extend). */
 export const object = <const E extends v.ObjectEntries>(entries: E) => v.pipe(jsonObject(), v.object(entries));
 
+/** An object of any keys the key schema takes, each value checked (annotations, access maps). */
 export const record = <const K extends v.GenericSchema<string, string>, const V extends v.GenericSchema>(key: K, value: V) => v.pipe(jsonObject(), v.record(key, value));
 
 /** A number, or a string (such as "1h" or "256MiB") for a conversion to read. */
