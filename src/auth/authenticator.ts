@@ -3,6 +3,7 @@ import type { Credentials } from "./credentials.js";
 import { decoyCompare, type HtpasswdVerifier } from "./htpasswd.js";
 import { isJwtShaped, verifyJwt, type JwtTrust } from "./jwt.js";
 import { claimRules, everything, pullEverywhere, type AccessRule, type Subject, type SubjectKind } from "./policy.js";
+import { validate } from "../oci/schema.js";
 import { AccessClaimSchema } from "./scope.js";
 import { sameSecret } from "./secrets.js";
 
@@ -99,7 +100,7 @@ export class Authenticator {
     if (!verified.ok) return { result: "failed", reason: "invalid_token", message: verified.message };
     const name = verified.payload.sub ?? "token";
     if (!own) return ok("jwt", name, claimRules(verified.access));
-    const requested = AccessClaimSchema.safeParse(verified.payload.requested_access ?? []);
+    const requested = validate(AccessClaimSchema, verified.payload.requested_access ?? []);
     if (!requested.success) return { result: "failed", reason: "invalid_token", message: "token requested_access claim is malformed" };
     return { result: "ok", subject: { kind: "token", name, rules: claimRules(verified.access), requested: requested.data } };
   }

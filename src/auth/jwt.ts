@@ -1,4 +1,5 @@
 import { decodeProtectedHeader, errors, jwtVerify, type JWK, type JWTPayload } from "jose";
+import { validate } from "../oci/schema.js";
 import type { SigningKey } from "./keys.js";
 import { AccessClaimSchema, type Access } from "./scope.js";
 
@@ -54,7 +55,7 @@ export async function verifyJwt(token: string, trust: JwtTrust): Promise<JwtResu
   } catch (err) {
     return { ok: false, message: explain(err) };
   }
-  const access = AccessClaimSchema.safeParse(payload.access ?? []);
+  const access = validate(AccessClaimSchema, payload.access ?? []);
   if (!access.success) return { ok: false, message: "token access claim is malformed" };
   return { ok: true, payload, access: access.data };
 }

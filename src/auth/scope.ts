@@ -1,4 +1,5 @@
-import * as v from "../oci/schema.js";
+import * as v from "valibot";
+import { nonEmpty, object } from "../oci/schema.js";
 
 /**
  * distribution's access vocabulary: a resource (`repository:cvi/x`, `registry:catalog`) and the
@@ -12,7 +13,7 @@ export interface Access {
 }
 
 /** A token's `access` claim: `[{"type":"repository","name":"cvi/x","actions":["pull","push"]}]`. */
-export const AccessClaimSchema = v.array(v.object({ type: v.string({ min: 1 }), name: v.string({ min: 1 }), actions: v.array(v.string()) }));
+export const AccessClaimSchema = v.array(object({ type: nonEmpty, name: nonEmpty, actions: v.array(v.string()) }));
 
 /**
  * Parse `repository:cvi/x:pull,push`. The name sits between the first and the last colon, so

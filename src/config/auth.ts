@@ -1,4 +1,5 @@
-import * as v from "../oci/schema.js";
+import * as v from "valibot";
+import { intAtLeast, nonEmpty, record, strictObject } from "../oci/schema.js";
 
 /**
  * The `auth` and `tls` sections of the configuration. Both are optional: without `auth` the
@@ -9,69 +10,75 @@ import * as v from "../oci/schema.js";
 
 /** distribution's action names; `*` is every action (and the only one `registry:catalog` knows). */
 export const ACTIONS = ["pull", "push", "delete", "*"] as const;
-const Action = v.oneOf(ACTIONS);
+const Action = v.picklist(ACTIONS);
 
 /** A repository glob: the name grammar's characters plus `*` (one component) and `**` (any). */
 export const REPOSITORY_GLOB = /^[a-z0-9._\-/*]+$/;
 
 /** An absolute URL (the token realm clients are sent to). */
-export const absoluteUrl = v.string().refine((s) => (URL.canParse(s) ? undefined : "must be an absolute URL"));
+export const absoluteUrl = v.pipe(v.string(), v.check((s) => URL.canParse(s), "must be an absolute URL"));
 
-const Account = v.strictObject({
+const Account = strictObject({
   // A colon cannot be sent in a Basic username (it separates the password).
-  username: v.string({ min: 1, pattern: { regex: /^[^:]+$/, message: "username must not contain ':'" } }),
-  passwordFile: v.string({ min: 1 }),
+  username: v.pipe(v.string(), v.minLength(1), v.regex(/^[^:]+$/, "username must not contain ':'")),
+  passwordFile: nonEmpty,
 });
 
-export const AuthConfigSchema = v.strictObject({
+export const AuthConfigSchema = strictObject({
   /** Every action on every repository, and the catalog. */
-  admin: Account.optional(),
+  admin: v.optional(Account),
   /** Pull on every repository (the nodes). */
-  puller: Account.optional(),
+  puller: v.optional(Account),
   /** Basic users whose password is a JWT of this issuer get exactly the token's `access` claim. */
-  jwt: v.strictObject({
-    issuer: v.string({ min: 1 }),
-    audience: v.string({ min: 1 }),
-    /** When set, the token header's `kid` must equal it (DVCR pins "dvcr"). */
-    keyId: v.string({ min: 1 }).optional(),
-    /** PEM public key (SPKI): EC P-256 → ES256, RSA → RS256, Ed25519 → EdDSA. */
-    publicKeyFile: v.string({ min: 1 }),
-  }).optional(),
-  htpasswd: v.strictObject({
-    path: v.string({ min: 1 }),
-    /** Repository glob → actions for every htpasswd user; without it they may do everything. */
-    access: v.record(v.string({ pattern: { regex: REPOSITORY_GLOB, message: "a repository glob" } }), v.array(Action, { min: 1 })).optional(),
-  }).optional(),
+  jwt: v.optional(
+    strictObject({
+      issuer: nonEmpty,
+      audience: nonEmpty,
+      /** When set, the token header's `kid` must equal it (DVCR pins "dvcr"). */
+      keyId: v.optional(nonEmpty),
+      /** PEM public key (SPKI): EC P-256 → ES256, RSA → RS256, Ed25519 → EdDSA. */
+      publicKeyFile: nonEmpty,
+    }),
+  ),
+  htpasswd: v.optional(
+    strictObject({
+      path: nonEmpty,
+      /** Repository glob → actions for every htpasswd user; without it they may do everything. */
+      access: v.optional(record(v.pipe(v.string(), v.regex(REPOSITORY_GLOB, "a repository glob")), v.pipe(v.array(Action), v.minLength(1)))),
+    }),
+  ),
   /** Pull without credentials. Default false. */
-  anonymousPull: v.boolean().optional(),
+  anonymousPull: v.optional(v.boolean()),
   /** The Docker token service: present (and not `enabled: false`) → 401s challenge with Bearer. */
-  token: v.strictObject({
-    enabled: v.boolean().optional(),
-    /** `iss` of the tokens we issue. Default "dvcr-token-service". */
-    issuer: v.string({ min: 1 }).optional(),
-    /** `service` of the challenge and `aud` of the tokens. Default "dvcr". */
-    service: v.string({ min: 1 }).optional(),
-    /** Absolute URL of the token endpoint; default: <scheme>://<Host of the request>/auth/token. */
-    realm: absoluteUrl.optional(),
-    /** Token lifetime in seconds. Default 300. */
-    expiresIn: v.number({ int: true, min: 30, max: 24 * 3600 }).optional(),
-    /** PEM private key (PKCS#8) that signs tokens; generated (EC P-256) at first start if absent. */
-    keyFile: v.string({ min: 1 }).optional(),
-  }).optional(),
+  token: v.optional(
+    strictObject({
+      enabled: v.optional(v.boolean()),
+      /** `iss` of the tokens we issue. Default "dvcr-token-service". */
+      issuer: v.optional(nonEmpty),
+      /** `service` of the challenge and `aud` of the tokens. Default "dvcr". */
+      service: v.optional(nonEmpty),
+      /** Absolute URL of the token endpoint; default: <scheme>://<Host of the request>/auth/token. */
+      realm: v.optional(absoluteUrl),
+      /** Token lifetime in seconds. Default 300. */
+      expiresIn: v.optional(v.pipe(intAtLeast(30), v.maxValue(24 * 3600))),
+      /** PEM private key (PKCS#8) that signs tokens; generated (EC P-256) at first start if absent. */
+      keyFile: v.optional(nonEmpty),
+    }),
+  ),
   /** Failed authentications per client address: `burst` at once, then `perMinute`; beyond → 429. */
-  rateLimit: v.strictObject({ burst: v.number({ int: true, min: 1 }).optional(), perMinute: v.number({ positive: true }).optional() }).optional(),
+  rateLimit: v.optional(strictObject({ burst: v.optional(intAtLeast(1)), perMinute: v.optional(v.pipe(v.number(), v.finite(), v.gtValue(0))) })),
   /** How often password, key and htpasswd files are checked for changes (ms). Default 2000. */
-  reloadIntervalMs: v.number({ int: true, min: 10 }).optional(),
+  reloadIntervalMs: v.optional(intAtLeast(10)),
 });
-export type AuthConfig = v.Infer<typeof AuthConfigSchema>;
+export type AuthConfig = v.InferOutput<typeof AuthConfigSchema>;
 
-export const TlsConfigSchema = v.strictObject({
-  cert: v.string({ min: 1 }),
-  key: v.string({ min: 1 }),
+export const TlsConfigSchema = strictObject({
+  cert: nonEmpty,
+  key: nonEmpty,
   /** How often the pair is checked for changes (ms). Default 2000. */
-  reloadIntervalMs: v.number({ int: true, min: 10 }).optional(),
+  reloadIntervalMs: v.optional(intAtLeast(10)),
 });
-export type TlsConfig = v.Infer<typeof TlsConfigSchema>;
+export type TlsConfig = v.InferOutput<typeof TlsConfigSchema>;
 
 export const AUTH_DEFAULTS = {
   tokenIssuer: "dvcr-token-service",

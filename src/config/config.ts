@@ -1,7 +1,8 @@
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
-import * as v from "../oci/schema.js";
+import * as v from "valibot";
+import { intAtLeast, nonEmpty, numberOrString, strictObject, validate } from "../oci/schema.js";
 import { scheduleProblem } from "./schedule.js";
 import { parseByteSize, parseDuration } from "./units.js";
 import { AuthConfigSchema, TlsConfigSchema, absoluteUrl, authFromEnv, definedOnly } from "./auth.js";
@@ -9,7 +10,17 @@ import { describeIssue } from "./strict.js";
 
 /** A setting written for people ("1h", "256MiB") or as a plain number, parsed to a number. */
 function humanNumber(parse: (value: string | number) => number) {
-  return v.numberOrString().transform(parse);
+  return v.pipe(
+    numberOrString(),
+    v.rawTransform(({ dataset, addIssue, NEVER }) => {
+      try {
+        return parse(dataset.value);
+      } catch (err) {
+        addIssue({ message: (err as Error).message });
+        return NEVER;
+      }
+    }),
+  );
 }
 
 /** A duration ("1h", "90s") or milliseconds; stored as milliseconds. */
@@ -19,27 +30,31 @@ const Duration = humanNumber(parseDuration);
 const ByteSize = humanNumber(parseByteSize);
 
 /** A cron expression (5 fields as crontab, or 6 with leading seconds) or "off". */
-const Schedule = v
-  .string()
-  .transform((pattern) => pattern.trim())
-  .refine(scheduleProblem);
+const Schedule = v.pipe(
+  v.string(),
+  v.transform((pattern) => pattern.trim()),
+  v.rawCheck(({ dataset, addIssue }) => {
+    const problem = dataset.typed ? scheduleProblem(dataset.value) : undefined;
+    if (problem !== undefined) addIssue({ message: problem });
+  }),
+);
 
 /** HOST:PORT, or :PORT for every interface (as distribution's `addr: :5001`). */
-const ListenAddress = (key: string) => v.string({ pattern: { regex: /^(\[[0-9a-fA-F:.]+\]|[^:\s]*):\d{1,5}$/, message: `${key} must be HOST:PORT or :PORT` } });
+const ListenAddress = (key: string) => v.pipe(v.string(), v.regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s]*):\d{1,5}$/, `${key} must be HOST:PORT or :PORT`));
 
 /**
  * The one typed configuration. Sources in increasing priority: defaults < YAML file < env
  * (DVCR_*) < command-line flags. Validated once here; nothing else reads env or files.
  */
-const ConfigSchema = v.strictObject({
+const ConfigSchema = strictObject({
   listen: ListenAddress("listen"),
-  root: v.string({ min: 1 }),
-  log: v.strictObject({ level: v.oneOf(["fatal", "error", "warn", "info", "debug", "trace", "silent"]) }),
+  root: nonEmpty,
+  log: strictObject({ level: v.picklist(["fatal", "error", "warn", "info", "debug", "trace", "silent"]) }),
   /**
    * Connection timeouts. The idle ones count time without a byte moving, never a transfer's
    * total: a multi-GiB push or pull at any steady pace is never cut.
    */
-  http: v.strictObject({
+  http: strictObject({
     /** A request body from which nothing arrives for this long is cut (a stalled upload holds fds). */
     bodyIdleTimeout: Duration,
     /** A response body the client reads nothing of for this long is cut (each pull holds 8 MiB of blocks). */
@@ -49,11 +64,11 @@ const ConfigSchema = v.strictObject({
     /** A kept-alive connection without a request for this long is closed. */
     keepAliveTimeout: Duration,
     /** Connections at once; more are refused at accept (each can hold a socket and an upload file). */
-    maxConnections: v.number({ int: true, min: 1 }),
+    maxConnections: intAtLeast(1),
   }),
-  storage: v.strictObject({
+  storage: strictObject({
     /** Manifests above this size are refused with 413. */
-    maxManifestBytes: v.number({ int: true, positive: true }),
+    maxManifestBytes: intAtLeast(1),
     /** fsync blob files and their directory before making them visible (never turn off in production). */
     fsync: v.boolean(),
     /**
@@ -65,10 +80,10 @@ const ConfigSchema = v.strictObject({
      * Free space kept on the volume: uploads stop with 507 before free space drops below the
      * larger of `bytes` and `percent` of the capacity (room for SQLite's own writes and deletes).
      */
-    reserve: v.strictObject({ bytes: ByteSize, percent: v.number({ min: 0, max: 50 }) }),
+    reserve: strictObject({ bytes: ByteSize, percent: v.pipe(v.number(), v.minValue(0), v.maxValue(50)) }),
   }),
-  delete: v.strictObject({ enabled: v.boolean() }),
-  gc: v.strictObject({
+  delete: strictObject({ enabled: v.boolean() }),
+  gc: strictObject({
     /** When garbage collection runs (cron), or "off". */
     schedule: Schedule,
     /** Untagged manifests and unreferenced blobs younger than this are kept (pushes in flight). */
@@ -76,22 +91,22 @@ const ConfigSchema = v.strictObject({
     /** Upload sessions idle longer than this are purged with their temp files. */
     uploadTtl: Duration,
   }),
-  scrub: v.strictObject({
+  scrub: strictObject({
     /** When every stored blob is re-hashed (cron), or "off". */
     schedule: Schedule,
   }),
   /** The disk-image index: every pushed image is inspected in the background (src/index/). */
-  index: v.strictObject({
+  index: strictObject({
     /** Checksum passes at once; each streams a whole disk (CPU and disk bandwidth). */
-    checksumConcurrency: v.number({ int: true, min: 1, max: 16 }),
+    checksumConcurrency: v.pipe(intAtLeast(1), v.maxValue(16)),
     /** Time budget of one checksum pass ("4h"). */
     checksumTimeout: Duration,
     /** A gzip layer expanding more than this many times its stored size is judged a gzip bomb. */
-    maxGzipRatio: v.number({ min: 2 }),
+    maxGzipRatio: v.pipe(v.number(), v.finite(), v.minValue(2)),
     /** Tar entries per layer beyond which it is judged a tar bomb. */
-    maxTarEntries: v.number({ int: true, positive: true }),
+    maxTarEntries: intAtLeast(1),
   }),
-  shutdown: v.strictObject({
+  shutdown: strictObject({
     /**
      * On SIGTERM, requests in flight get this long to finish before their connections are cut
      * (shorter than Kubernetes' default 30 s terminationGracePeriodSeconds, so the cut is ours).
@@ -99,28 +114,28 @@ const ConfigSchema = v.strictObject({
     grace: Duration,
   }),
   /** ClusterVirtualImage API and lifecycle (src/cvi/): what status URLs say and how long uploads wait. */
-  cvi: v.strictObject({
+  cvi: strictObject({
     /** Host (and port) of `status.target.registryURL`: `<registryHost>/cvi/<name>:latest`. */
-    registryHost: v.string({ min: 1 }),
+    registryHost: nonEmpty,
     /** Bases of `status.imageUploadURLs` (a token is appended); external defaults to this server's URL + /upload. */
-    uploadURL: v.strictObject({ external: absoluteUrl.optional(), inCluster: absoluteUrl }),
+    uploadURL: strictObject({ external: v.optional(absoluteUrl), inCluster: absoluteUrl }),
     /** An Upload image with no upload started this long after it began waiting fails (WaitForUserUploadTimeout). */
     uploadTimeout: Duration,
     /** Where imagePullSecrets are mounted: `<secretsDir>/<namespace>/<name>/.dockerconfigjson`. */
-    secretsDir: v.string().optional(),
+    secretsDir: v.optional(v.string()),
     /** How often a provisioning image's progress is written to its status. */
     progressInterval: Duration,
     /** Changes kept for watches to resume from (older resourceVersions get 410 Expired). */
-    watchHistory: v.number({ int: true, min: 10 }),
+    watchHistory: intAtLeast(10),
   }),
   /** Absent: an open registry (the embedded default). See config/auth.ts. */
-  auth: AuthConfigSchema.optional(),
+  auth: v.optional(AuthConfigSchema),
   /** Absent: plain HTTP. */
-  tls: TlsConfigSchema.optional(),
+  tls: v.optional(TlsConfigSchema),
   /** `listen`: also serve /metrics on this HOST:PORT, as distribution's `http.debug.addr` (absent: off). */
-  debug: v.strictObject({ listen: ListenAddress("debug.listen").optional() }).optional(),
+  debug: v.optional(strictObject({ listen: v.optional(ListenAddress("debug.listen")) })),
 });
-export type Config = v.Infer<typeof ConfigSchema>;
+export type Config = v.InferOutput<typeof ConfigSchema>;
 
 export const DEFAULT_CONFIG: Config = {
   listen: "127.0.0.1:5000",
@@ -227,7 +242,7 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
   merged = merge(merged, authFromEnv(env));
   merged = merge(merged, { listen: overrides.listen, root: overrides.root, log: { level: overrides.logLevel }, debug: { listen: overrides.debugListen } });
   merged = merge(merged, definedOnly({ tls: { cert: overrides.tlsCert, key: overrides.tlsKey } }));
-  const result = ConfigSchema.safeParse(merged);
+  const result = validate(ConfigSchema, merged);
   if (!result.success) {
     const msg = result.issues.map(describeIssue).join("; ");
     throw new ConfigError(`invalid configuration: ${msg}`);

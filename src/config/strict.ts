@@ -15,15 +15,11 @@ export function suggestKey(unknown: string, known: string[]): string | undefined
   return distance(unknown, nearest) <= Math.max(2, Math.floor(unknown.length / 4)) ? nearest : undefined;
 }
 
-/** One validation issue as `path: message`, unknown keys each with their suggestion. */
+/** One validation issue as `path: message`, an unknown key with its suggestion. */
 export function describeIssue(issue: Issue): string {
-  if (!issue.unknownKeys) return formatIssue(issue);
+  if (!issue.knownKeys) return formatIssue(issue);
   const at = (path: Path) => path.map(String).join(".");
-  const { keys, known } = issue.unknownKeys;
-  return keys
-    .map((key) => {
-      const suggestion = suggestKey(key, known);
-      return `${at([...issue.path, key])}: unknown key${suggestion ? ` (did you mean ${at([...issue.path, suggestion])}?)` : ` (known here: ${known.join(", ")})`}`;
-    })
-    .join("; ");
+  const parent = issue.path.slice(0, -1);
+  const suggestion = suggestKey(String(issue.path.at(-1)), issue.knownKeys);
+  return `${at(issue.path)}: unknown key${suggestion ? ` (did you mean ${at([...parent, suggestion])}?)` : ` (known here: ${issue.knownKeys.join(", ")})`}`;
 }

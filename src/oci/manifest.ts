@@ -1,52 +1,56 @@
 import { RegistryError } from "./errors.js";
 import { parseDigest } from "./digest.js";
 import { MediaType, isManifestMediaType, type ManifestMediaType } from "./media-types.js";
-import * as v from "./schema.js";
+import * as v from "valibot";
+import { object, record, validate } from "./schema.js";
 
 /** Manifests larger than this are refused (the spec lets registries set a limit; 4 MiB is common). */
 export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 
-const digestString = v.string().refine((s) => {
-  try {
-    parseDigest(s);
-    return undefined;
-  } catch {
-    return "invalid digest";
-  }
-});
+const digestString = v.pipe(
+  v.string(),
+  v.check((s) => {
+    try {
+      parseDigest(s);
+      return true;
+    } catch {
+      return false;
+    }
+  }, "invalid digest"),
+);
 
-const mediaTypeString = v.string({ pattern: { regex: /^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}\/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}$/, message: "invalid media type" } });
-const annotations = v.record(v.string(), v.string());
+const mediaTypeString = v.pipe(v.string(), v.regex(/^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}\/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}$/, "invalid media type"));
+const annotations = record(v.string(), v.string());
 
-export const DescriptorSchema = v.object({
+export const DescriptorSchema = object({
   mediaType: mediaTypeString,
   digest: digestString,
-  size: v.number({ int: true, min: 0, max: Number.MAX_SAFE_INTEGER }),
-  urls: v.array(v.string()).optional(),
-  annotations: annotations.optional(),
-  artifactType: mediaTypeString.optional(),
-  data: v.string().optional(),
-  platform: v.unknown().optional(),
+  size: v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(Number.MAX_SAFE_INTEGER)),
+  urls: v.optional(v.array(v.string())),
+  annotations: v.optional(annotations),
+  artifactType: v.optional(mediaTypeString),
+  data: v.optional(v.string()),
+  platform: v.optional(v.unknown()),
 });
-export type Descriptor = v.Infer<typeof DescriptorSchema>;
+export type Descriptor = v.InferOutput<typeof DescriptorSchema>;
 
-const ImageManifestSchema = v.object({
+const ImageManifestSchema = object({
   schemaVersion: v.literal(2),
-  mediaType: v.string().optional(),
-  artifactType: mediaTypeString.optional(),
+  mediaType: v.optional(v.string()),
+  artifactType: v.optional(mediaTypeString),
   config: DescriptorSchema,
   layers: v.array(DescriptorSchema),
-  subject: DescriptorSchema.optional(),
-  annotations: annotations.optional(),
+  subject: v.optional(DescriptorSchema),
+  annotations: v.optional(annotations),
 });
 
-const IndexSchema = v.object({
+const IndexSchema = object({
   schemaVersion: v.literal(2),
-  mediaType: v.string().optional(),
-  artifactType: mediaTypeString.optional(),
+  mediaType: v.optional(v.string()),
+  artifactType: v.optional(mediaTypeString),
   manifests: v.array(DescriptorSchema),
-  subject: DescriptorSchema.optional(),
-  annotations: annotations.optional(),
+  subject: v.optional(DescriptorSchema),
+  annotations: v.optional(annotations),
 });
 
 /** A manifest after validation: what the registry needs to know to store and index it. */
@@ -107,7 +111,7 @@ export function parseManifest(body: Buffer, contentType: string | undefined): Pa
   }
 
   if (mediaType === MediaType.OciManifest || mediaType === MediaType.DockerManifest) {
-    const parsed = ImageManifestSchema.safeParse(json);
+    const parsed = validate(ImageManifestSchema, json);
     if (!parsed.success) throw invalid("manifest does not match the image manifest schema", { issues: parsed.issues });
     const m = parsed.data;
     return {
@@ -119,7 +123,7 @@ export function parseManifest(body: Buffer, contentType: string | undefined): Pa
       annotations: m.annotations,
     };
   }
-  const parsed = IndexSchema.safeParse(json);
+  const parsed = validate(IndexSchema, json);
   if (!parsed.success) throw invalid("manifest does not match the image index schema", { issues: parsed.issues });
   const idx = parsed.data;
   return {

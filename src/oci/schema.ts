@@ -1,8 +1,11 @@
+import * as v from "valibot";
+
 /**
- * A small, strict validator for parsed JSON and configuration: the shapes dvcr checks (manifests,
- * token claims, admin request bodies, the configuration) and nothing more. It replaces zod, whose
- * package keeps ~5 MiB of an idle server's heap (all ~50 locale modules load with any entry
- * point); every check zod made here is made the same way, every issue keeps its path.
+ * What dvcr adds to valibot for the shapes it checks (manifests, token claims, admin request
+ * bodies, the configuration): issues as plain `{ path, message }` values, since they go into
+ * MANIFEST_INVALID details and one-line configuration errors and valibot's issues carry their
+ * whole input; messages in one style ("layers.0.size: must be at least 0"); objects that refuse
+ * arrays; and every unknown key of a strict object, with the keys it knows (for suggestions).
  */
 
 export type Path = (string | number)[];
@@ -10,60 +13,11 @@ export type Path = (string | number)[];
 export interface Issue {
   path: Path;
   message: string;
-  /** Set for keys a strict object does not know, with the keys it does (for suggestions). */
-  unknownKeys?: { keys: string[]; known: string[] };
+  /** Set for a key a strict object does not know: the keys it does. */
+  knownKeys?: string[];
 }
 
 export type ParseResult<T> = { success: true; data: T } | { success: false; issues: Issue[] };
-
-/** Returned by a check that has recorded its issue: the value is refused. */
-const INVALID: unique symbol = Symbol("invalid");
-type Checked<T> = T | typeof INVALID;
-type Check<T> = (value: unknown, path: Path, issues: Issue[]) => Checked<T>;
-
-export class Schema<T> {
-  constructor(readonly check: Check<T>) {}
-
-  safeParse(value: unknown): ParseResult<T> {
-    const issues: Issue[] = [];
-    const data = this.check(value, [], issues);
-    return data === INVALID || issues.length > 0 ? { success: false, issues } : { success: true, data };
-  }
-
-  optional(): Schema<T | undefined> {
-    return new Schema<T | undefined>((value, path, issues) => (value === undefined ? undefined : this.check(value, path, issues)));
-  }
-
-  /** A further condition on a value that passed; `problem` returns why not, or undefined. */
-  refine(problem: (value: T) => string | undefined): Schema<T> {
-    return new Schema((value, path, issues) => {
-      const checked = this.check(value, path, issues);
-      if (checked === INVALID) return INVALID;
-      const why = problem(checked);
-      return why === undefined ? checked : fail(issues, path, why);
-    });
-  }
-
-  /** A conversion of a value that passed; `convert` throws (its message is the issue) to refuse. */
-  transform<U>(convert: (value: T) => U): Schema<U> {
-    return new Schema((value, path, issues) => {
-      const checked = this.check(value, path, issues);
-      if (checked === INVALID) return INVALID;
-      try {
-        return convert(checked);
-      } catch (err) {
-        return fail(issues, path, (err as Error).message);
-      }
-    });
-  }
-}
-
-export type Infer<S> = S extends Schema<infer T> ? T : never;
-
-function fail(issues: Issue[], path: Path, message: string): typeof INVALID {
-  issues.push({ path, message });
-  return INVALID;
-}
 
 function kindOf(value: unknown): string {
   if (value === null) return "null";
@@ -71,142 +25,109 @@ function kindOf(value: unknown): string {
   return typeof value;
 }
 
-function typed<T>(expected: string, is: (value: unknown) => value is T): Schema<T> {
-  return new Schema((value, path, issues) => (is(value) ? value : fail(issues, path, `expected ${expected}, received ${kindOf(value)}`)));
-}
-
-export interface StringRules {
-  min?: number;
-  /** The value must match; `message` says what it must be. */
-  pattern?: { regex: RegExp; message: string };
-}
-
-export function string(rules: StringRules = {}): Schema<string> {
-  const base = typed("string", (v): v is string => typeof v === "string");
-  return base.refine((s) => {
-    if (rules.min !== undefined && s.length < rules.min) return `must be at least ${rules.min} character${rules.min === 1 ? "" : "s"} long`;
-    if (rules.pattern && !rules.pattern.regex.test(s)) return rules.pattern.message;
-    return undefined;
-  });
-}
-
-export interface NumberRules {
-  int?: boolean;
-  /** Inclusive bounds. */
-  min?: number;
-  max?: number;
-  /** Strictly above zero. */
-  positive?: boolean;
-}
-
-export function number(rules: NumberRules = {}): Schema<number> {
-  const base = typed("number", (v): v is number => typeof v === "number" && Number.isFinite(v));
-  return base.refine((n) => {
-    if (rules.int && !Number.isInteger(n)) return "expected an integer";
-    if (rules.positive && !(n > 0)) return "must be greater than 0";
-    if (rules.min !== undefined && n < rules.min) return `must be at least ${rules.min}`;
-    if (rules.max !== undefined && n > rules.max) return `must be at most ${rules.max}`;
-    return undefined;
-  });
-}
-
-export function boolean(): Schema<boolean> {
-  return typed("boolean", (v): v is boolean => typeof v === "boolean");
-}
-
-export function unknown(): Schema<unknown> {
-  return new Schema((value) => value);
-}
-
-export function literal<const T extends string | number | boolean>(expected: T): Schema<T> {
-  return new Schema((value, path, issues) => (value === expected ? expected : fail(issues, path, `expected ${JSON.stringify(expected)}`)));
-}
-
-export function oneOf<const T extends readonly string[]>(values: T): Schema<T[number]> {
-  return new Schema((value, path, issues) =>
-    typeof value === "string" && values.includes(value) ? (value as T[number]) : fail(issues, path, `expected one of ${values.map((v) => JSON.stringify(v)).join("|")}`),
-  );
-}
-
-/** A number, or a string (such as "1h" or "256MiB") for a conversion to read. */
-export function numberOrString(): Schema<number | string> {
-  return typed("number or string", (v): v is number | string => typeof v === "string" || (typeof v === "number" && Number.isFinite(v)));
-}
-
-export function array<T>(item: Schema<T>, rules: { min?: number } = {}): Schema<T[]> {
-  return new Schema((value, path, issues) => {
-    if (!Array.isArray(value)) return fail(issues, path, `expected array, received ${kindOf(value)}`);
-    if (rules.min !== undefined && value.length < rules.min) return fail(issues, path, `must have at least ${rules.min} item${rules.min === 1 ? "" : "s"}`);
-    const out: T[] = [];
-    let ok = true;
-    value.forEach((entry, i) => {
-      const checked = item.check(entry, [...path, i], issues);
-      if (checked === INVALID) ok = false;
-      else out.push(checked);
-    });
-    return ok ? out : INVALID;
-  });
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
+function isJsonObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
-export function record<T>(key: Schema<string>, item: Schema<T>): Schema<Record<string, T>> {
-  return new Schema((value, path, issues) => {
-    if (!isPlainObject(value)) return fail(issues, path, `expected object, received ${kindOf(value)}`);
-    const out: Record<string, T> = {};
-    let ok = true;
-    for (const [k, v] of Object.entries(value)) {
-      const checkedKey = key.check(k, [...path, k], issues);
-      const checked = item.check(v, [...path, k], issues);
-      if (checkedKey === INVALID || checked === INVALID) ok = false;
-      else out[k] = checked;
-    }
-    return ok ? out : INVALID;
-  });
-}
-
-type Shape = Record<string, Schema<unknown>>;
-type OptionalKeys<S extends Shape> = { [K in keyof S]: undefined extends Infer<S[K]> ? K : never }[keyof S];
-type Flatten<T> = { [K in keyof T]: T[K] } & {};
-export type ObjectOf<S extends Shape> = Flatten<
-  { [K in Exclude<keyof S, OptionalKeys<S>>]: Infer<S[K]> } & { [K in OptionalKeys<S>]?: Infer<S[K]> }
->;
-
-export class ObjectSchema<S extends Shape> extends Schema<ObjectOf<S>> {
-  constructor(
-    readonly shape: S,
-    readonly strict: boolean,
-  ) {
-    super((value, path, issues) => {
-      if (!isPlainObject(value)) return fail(issues, path, `expected object, received ${kindOf(value)}`);
-      const out: Record<string, unknown> = {};
-      let ok = true;
-      for (const [k, schema] of Object.entries(shape)) {
-        const checked = schema.check(value[k], [...path, k], issues);
-        if (checked === INVALID) ok = false;
-        else if (checked !== undefined) out[k] = checked;
-      }
-      const unknownKeys = Object.keys(value).filter((k) => !Object.hasOwn(shape, k));
-      if (strict && unknownKeys.length > 0) {
-        issues.push({ path, message: `unknown key${unknownKeys.length > 1 ? "s" : ""} ${unknownKeys.join(", ")}`, unknownKeys: { keys: unknownKeys, known: Object.keys(shape) } });
-        ok = false;
-      }
-      // A lenient object keeps only the keys it knows, as zod's z.object did.
-      return ok ? (out as ObjectOf<S>) : INVALID;
-    });
-  }
-}
+// valibot's objects and records take any non-null object, arrays too (typeof [] is "object"):
+// an empty array would pass as a body of defaults.
+const jsonObject = () => v.custom<Record<string, unknown>>(isJsonObject, (issue) => `expected object, received ${kindOf(issue.input)}`);
 
 /** An object whose unknown keys are refused (configuration, request bodies). */
-export function strictObject<S extends Shape>(shape: S): ObjectSchema<S> {
-  return new ObjectSchema(shape, true);
-}
+export const strictObject = <const E extends v.ObjectEntries>(entries: E) => v.pipe(jsonObject(), v.strictObject(entries));
 
 /** An object whose unknown keys are dropped (documents that other specs may extend). */
-export function object<S extends Shape>(shape: S): ObjectSchema<S> {
-  return new ObjectSchema(shape, false);
+export const object = <const E extends v.ObjectEntries>(entries: E) => v.pipe(jsonObject(), v.object(entries));
+
+/** An object of any keys the key schema takes, each value checked (annotations, access maps). */
+export const record = <const K extends v.GenericSchema<string, string>, const V extends v.GenericSchema>(key: K, value: V) => v.pipe(jsonObject(), v.record(key, value));
+
+/** A number, or a string (such as "1h" or "256MiB") for a conversion to read. */
+export const numberOrString = () => v.union([v.pipe(v.number(), v.finite()), v.string()]);
+
+/** A string that must not be empty (a name, a path). */
+export const nonEmpty = v.pipe(v.string(), v.minLength(1));
+
+/** An integer of at least `min`. */
+export const intAtLeast = (min: number) => v.pipe(v.number(), v.integer(), v.minValue(min));
+
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
+
+/** What valibot says an issue's schema expects, without the parentheses it puts around options. */
+const expected = (issue: v.BaseIssue<unknown>) => String(issue.expected).replace(/^\((.*)\)$/, "$1");
+
+/** The message of an issue whose schema or action was given none. */
+function describe(issue: v.BaseIssue<unknown>): string {
+  const n = issue.requirement as number;
+  switch (issue.type) {
+    case "min_length":
+      return Array.isArray(issue.input) ? `must have at least ${plural(n, "item")}` : `must be at least ${plural(n, "character")} long`;
+    case "min_value":
+      return `must be at least ${n}`;
+    case "max_value":
+      return `must be at most ${n}`;
+    case "gt_value":
+      return `must be greater than ${n}`;
+    case "integer":
+      return "expected an integer";
+    case "finite":
+      return "expected a finite number";
+    case "literal":
+      return `expected ${issue.expected}`;
+    case "picklist":
+      return `expected one of ${expected(issue)}`;
+  }
+  if (issue.path?.at(-1)?.origin === "key") return issue.expected === "never" ? "unknown key" : "missing (required)";
+  if (issue.kind === "schema") return `expected ${expected(issue).toLowerCase().replaceAll(" | ", " or ")}, received ${kindOf(issue.input)}`;
+  return issue.message;
+}
+
+/** The parts of a schema that lead to nested schemas (valibot keeps them on the schema object). */
+interface SchemaNode {
+  kind: string;
+  wrapped?: SchemaNode;
+  pipe?: SchemaNode[];
+  entries?: Record<string, SchemaNode>;
+  item?: SchemaNode;
+  value?: SchemaNode;
+}
+
+/** Through optional wrappers and pipes (whose last schema is the container: see `strictObject`). */
+function unwrap(node: SchemaNode): SchemaNode {
+  if (node.wrapped) return unwrap(node.wrapped);
+  const inner = node.entries ? undefined : node.pipe?.filter((item) => item.kind === "schema").at(-1);
+  return inner ? unwrap(inner) : node;
+}
+
+/** The entries of the object schema at `path` under `schema`. */
+function entriesAt(schema: SchemaNode, path: Path): Record<string, SchemaNode> {
+  let node = unwrap(schema);
+  for (const key of path) {
+    const next = node.entries?.[key] ?? node.item ?? node.value;
+    if (!next) return {};
+    node = unwrap(next);
+  }
+  return node.entries ?? {};
+}
+
+function toIssues(schema: v.GenericSchema, issue: v.BaseIssue<unknown>): Issue[] {
+  const path = (issue.path ?? []).map((item) => item.key as string | number);
+  const last = issue.path?.at(-1);
+  if (issue.type !== "strict_object" || issue.expected !== "never" || !last) return [{ path, message: issue.message }];
+  // valibot reports the first unknown key of an object; every one is named, with the known keys.
+  const parent = path.slice(0, -1);
+  const entries = entriesAt(schema as unknown as SchemaNode, parent);
+  const known = Object.keys(entries);
+  return Object.keys(last.input as object)
+    .filter((key) => !Object.hasOwn(entries, key))
+    .map((key) => ({ path: [...parent, key], message: "unknown key", knownKeys: known }));
+}
+
+/** Validate `input`: its value, or every issue (the first of each pipe) with its path. */
+export function validate<S extends v.GenericSchema>(schema: S, input: unknown): ParseResult<v.InferOutput<S>> {
+  const result = v.safeParse(schema, input, { abortPipeEarly: true, message: describe });
+  if (result.success) return { success: true, data: result.output };
+  return { success: false, issues: result.issues.flatMap((issue) => toIssues(schema, issue)) };
 }
 
 /** One issue as `path: message`. */

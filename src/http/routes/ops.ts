@@ -2,7 +2,8 @@ import type { Context } from "koa";
 import { parseDuration } from "../../config/units.js";
 import type { Operations } from "../../gc/operations.js";
 import { RegistryError, parseRepositoryName } from "../../oci/index.js";
-import * as v from "../../oci/schema.js";
+import * as v from "valibot";
+import { formatIssue, numberOrString, strictObject, validate } from "../../oci/schema.js";
 import { readBody, repositoryParam } from "../request.js";
 import type { RouteDescriptor } from "../route-table.js";
 
@@ -14,16 +15,16 @@ import type { RouteDescriptor } from "../route-table.js";
 /** Keep lists name every live image of a cluster: thousands of names, never megabytes. */
 const MAX_OPS_BODY = 8 * 1024 * 1024;
 
-const GcRequestSchema = v.strictObject({
-  dryRun: v.boolean().optional(),
-  grace: v.numberOrString().optional(),
-  keepRepositories: v.array(v.string()).optional(),
+const GcRequestSchema = strictObject({
+  dryRun: v.optional(v.boolean()),
+  grace: v.optional(numberOrString()),
+  keepRepositories: v.optional(v.array(v.string())),
 });
 
-const ScrubRequestSchema = v.strictObject({ repository: v.string().optional(), repair: v.boolean().optional() });
+const ScrubRequestSchema = strictObject({ repository: v.optional(v.string()), repair: v.optional(v.boolean()) });
 
 /** A JSON body (optional: empty means defaults), validated; errors name the offending field. */
-async function jsonBody<T>(ctx: Context, schema: v.Schema<T>): Promise<T> {
+async function jsonBody<S extends v.GenericSchema>(ctx: Context, schema: S): Promise<v.InferOutput<S>> {
   const raw = (await readBody(ctx, MAX_OPS_BODY)).toString("utf8").trim();
   let parsed: unknown = {};
   if (raw !== "") {
@@ -33,9 +34,9 @@ async function jsonBody<T>(ctx: Context, schema: v.Schema<T>): Promise<T> {
       throw new RegistryError("REQUEST_INVALID", "the request body is not JSON");
     }
   }
-  const result = schema.safeParse(parsed);
+  const result = validate(schema, parsed);
   if (!result.success) {
-    const message = result.issues.map((i) => v.formatIssue(i, "(body)")).join("; ");
+    const message = result.issues.map((i) => formatIssue(i, "(body)")).join("; ");
     throw new RegistryError("REQUEST_INVALID", message);
   }
   return result.data;
