@@ -1,5 +1,6 @@
 import { Readable } from "node:stream";
 import { STAGE_HIGH_WATER_MARK } from "./buffers.js";
+import { pieces } from "./stream-util.js";
 import { ImportError, isImportError } from "./errors.js";
 import type { RegistryClient } from "./registry-client.js";
 import { RetryBudget, type RetryPolicy } from "./retry.js";
@@ -55,7 +56,7 @@ export async function uploadBlob(client: RegistryClient, repository: string, con
       current = 1 - current;
     };
 
-    for await (const data of content as AsyncIterable<Buffer>) {
+    for await (const data of pieces(content)) {
       for (let used = 0; used < data.length; ) {
         const n = data.copy(buffers[current]!, filled, used);
         filled += n;

@@ -4,6 +4,7 @@ import { Readable } from "node:stream";
 import type { Dispatcher } from "undici";
 import { ImportError, kindOfStatus } from "./errors.js";
 import { RetryBudget, type RetryPolicy } from "./retry.js";
+import { pieces } from "./stream-util.js";
 
 export interface HttpDownloadOptions {
   url: string;
@@ -207,7 +208,7 @@ export class HttpDownload {
    * re-armed at each wait: a timer and a race per chunk showed in the profile of a large download.
    */
   private async *watched(body: Response["body"]): AsyncGenerator<Buffer> {
-    const iterator = body[Symbol.asyncIterator]();
+    const iterator = pieces(body);
     const stallMs = this.options.stallTimeoutMs;
     let waiting = false;
     let stalled = false;
@@ -225,12 +226,13 @@ export class HttpDownload {
         waiting = false;
         if (stalled) throw stall();
         if (next.done) return;
-        yield next.value as Buffer;
+        yield next.value;
       }
     } catch (err) {
       throw stalled ? stall() : err;
     } finally {
       clearTimeout(timer);
+      await iterator.return(undefined);
     }
   }
 }
