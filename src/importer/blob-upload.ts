@@ -139,15 +139,15 @@ export async function copyBlob(client: RegistryClient, repository: string, blob:
 
 /** The same bytes, the position reached told as the request reads them (a "data" listener would start the flow early). */
 function counted(stream: Readable, start: number, report: (position: number) => void): Readable {
-  async function* pieces(): AsyncGenerator<Buffer> {
+  async function* reported(): AsyncGenerator<Buffer> {
     let position = start;
-    for await (const piece of stream as AsyncIterable<Buffer>) {
+    for await (const piece of pieces(stream)) {
       position += piece.length;
       report(position);
       yield piece;
     }
   }
-  return Readable.from(pieces(), { objectMode: false, highWaterMark: STAGE_HIGH_WATER_MARK });
+  return Readable.from(reported(), { objectMode: false, highWaterMark: STAGE_HIGH_WATER_MARK });
 }
 
 async function resumePoint(client: RegistryClient, repository: string, location: string, start: number, length: number, relocate: (l: string) => void): Promise<number> {
