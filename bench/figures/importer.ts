@@ -25,10 +25,14 @@ function vmHwm(pid: number): number {
   }
 }
 
-/** `dvcr import SOURCE --to DEST` as its own process, timed, its peak RSS polled every 50 ms. */
+/**
+ * `dvcr import SOURCE --to DEST` as its own process, timed, its peak RSS polled every 50 ms. The
+ * CLI as a program, as users and the container (`ENTRYPOINT ["dvcr"]`) run it: its shebang sets
+ * V8's heap flags, as for the servers (servers.ts).
+ */
 export async function runDvcrImport(source: string, to: string, extra: string[] = []): Promise<ImporterRun> {
   const started = process.hrtime.bigint();
-  const child = spawn(process.execPath, [DVCR_CLI, "import", source, "--to", to, "--progress", "none", ...extra], { stdio: ["ignore", "ignore", "pipe"] });
+  const child = spawn(DVCR_CLI, ["import", source, "--to", to, "--progress", "none", ...extra], { stdio: ["ignore", "ignore", "pipe"] });
   let stderr = "";
   child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
   let peak = 0;

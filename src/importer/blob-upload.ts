@@ -1,5 +1,7 @@
-import type { Readable } from "node:stream";
-import { ImportError } from "./errors.js";
+import { Readable } from "node:stream";
+import { STAGE_HIGH_WATER_MARK } from "./buffers.js";
+import { pieces } from "./stream-util.js";
+import { ImportError, isImportError } from "./errors.js";
 import type { RegistryClient } from "./registry-client.js";
 import { RetryBudget, type RetryPolicy } from "./retry.js";
 
@@ -54,7 +56,7 @@ export async function uploadBlob(client: RegistryClient, repository: string, con
       current = 1 - current;
     };
 
-    for await (const data of content as AsyncIterable<Buffer>) {
+    for await (const data of pieces(content)) {
       for (let used = 0; used < data.length; ) {
         const n = data.copy(buffers[current]!, filled, used);
         filled += n;
@@ -72,6 +74,80 @@ export async function uploadBlob(client: RegistryClient, repository: string, con
     await client.cancelUpload(repository, location).catch(() => undefined);
     throw err;
   }
+}
+
+/** A blob that can be read again from any offset: another registry's, by Range. */
+export interface RereadableBlob {
+  digest: string;
+  size: number;
+  /** Bytes [start, end] of the blob. */
+  read(start: number, end: number): Promise<Readable>;
+}
+
+export interface BlobCopyOptions {
+  /** Bytes per PATCH: each is one ranged read of the source, streamed through, sent again if cut. */
+  segmentBytes: number;
+  policy: RetryPolicy;
+  signal?: AbortSignal;
+  /** Told how many more bytes have passed (each byte once, also when a segment is read again). */
+  onBytes?(n: number): void;
+}
+
+/**
+ * Copy a blob the source can read again from any offset, as it is: each segment is one ranged
+ * read piped straight into one PATCH, so no byte is copied into a chunk buffer and nothing is
+ * held for a resend (a cut segment is read again from where the session stands). Nothing is
+ * hashed here: the destination verifies the digest before it commits the blob (a mismatch is
+ * refused, and reported as corrupt).
+ */
+export async function copyBlob(client: RegistryClient, repository: string, blob: RereadableBlob, options: BlobCopyOptions): Promise<void> {
+  const budget = new RetryBudget(options.policy, options.signal);
+  // Progress is the furthest byte read: bytes read again after a cut are not counted twice.
+  let reported = 0;
+  const report = (position: number) => {
+    if (position <= reported) return;
+    options.onBytes?.(position - reported);
+    reported = position;
+  };
+  let location = await withRetries(budget, "opening an upload", () => client.startUpload(repository));
+  try {
+    for (let offset = 0; offset < blob.size; ) {
+      const end = Math.min(offset + options.segmentBytes, blob.size);
+      const open = async () => counted(await blob.read(offset, end - 1), offset, report);
+      try {
+        location = await client.uploadStream(repository, location, open, offset, end - offset);
+        budget.progressed();
+        offset = end;
+      } catch (err) {
+        await budget.failed(err, `copy of bytes ${offset}-${end - 1} of ${blob.digest}`);
+        offset = await resumePoint(client, repository, location, offset, end - offset, (l) => (location = l));
+      }
+    }
+    try {
+      await withRetries(budget, "closing the upload", () => client.finishUpload(repository, location, blob.digest));
+    } catch (err) {
+      if (isImportError(err) && err.kind === "invalid" && /DIGEST_INVALID/.test(err.message)) {
+        throw new ImportError("corrupt", `layer ${blob.digest} did not arrive intact: ${err.message}`, { cause: err });
+      }
+      throw err;
+    }
+  } catch (err) {
+    await client.cancelUpload(repository, location).catch(() => undefined);
+    throw err;
+  }
+}
+
+/** The same bytes, the position reached told as the request reads them (a "data" listener would start the flow early). */
+function counted(stream: Readable, start: number, report: (position: number) => void): Readable {
+  async function* reported(): AsyncGenerator<Buffer> {
+    let position = start;
+    for await (const piece of pieces(stream)) {
+      position += piece.length;
+      report(position);
+      yield piece;
+    }
+  }
+  return Readable.from(reported(), { objectMode: false, highWaterMark: STAGE_HIGH_WATER_MARK });
 }
 
 async function resumePoint(client: RegistryClient, repository: string, location: string, start: number, length: number, relocate: (l: string) => void): Promise<number> {

@@ -27,9 +27,28 @@ export function diskLayerTar(fileName: string, size: number, content: Readable):
   (entry as unknown as NodeJS.EventEmitter).on("error", ignore);
   content.once("error", (err) => pack.destroy(err));
   content.pipe(entry as unknown as NodeJS.WritableStream);
-  // tar-stream's streams are streamx streams; hand out a Node byte stream.
-  const out = Readable.from(pack, { objectMode: false, highWaterMark: STAGE_HIGH_WATER_MARK });
-  out.once("close", () => content.destroy());
+  return nodeReadable(pack, content);
+}
+
+/**
+ * tar-stream's streams are streamx streams; hand out a Node byte stream. Bridged by events, not
+ * with `Readable.from` (its async iteration costs a promise and a tick for every piece).
+ */
+function nodeReadable(pack: ReturnType<typeof tar.pack>, content: Readable): Readable {
+  const out = new Readable({
+    highWaterMark: STAGE_HIGH_WATER_MARK,
+    read: () => void pack.resume(),
+    destroy: (err, callback) => {
+      pack.destroy();
+      content.destroy();
+      callback(err);
+    },
+  });
+  pack.on("data", (piece) => {
+    if (!out.push(piece as Buffer)) pack.pause();
+  });
+  pack.once("end", () => out.push(null));
+  pack.once("error", (err: Error) => out.destroy(err));
   return out;
 }
 

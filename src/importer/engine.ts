@@ -18,6 +18,12 @@ import { chain, peek } from "./stream-util.js";
 import { xzUncompressedSize } from "./xz-index.js";
 
 const DEFAULT_CHUNK_BYTES = 8 * 1024 * 1024;
+/**
+ * A blob copied from another registry goes in PATCHes this large, each streamed from one ranged
+ * read (nothing buffered): a dvcr destination fsyncs and records every PATCH, so 8 MiB ones
+ * cost it a round trip and a flush each; a cut one is read again, at most this much.
+ */
+const DEFAULT_COPY_SEGMENT_BYTES = 256 * 1024 * 1024;
 /** DVCR's: no byte for 10 minutes is a stall (downloads here; upload bodies in src/uploader). */
 export const DEFAULT_STALL_MS = 10 * 60_000;
 const DEFAULT_SPOOL_RESERVE = 64 * 1024 * 1024;
@@ -27,7 +33,7 @@ export interface ImportContext {
   request: ImportRequest;
   checksums: Checksum[];
   policy: RetryPolicy;
-  tuning: Required<Pick<ImportTuning, "chunkBytes" | "stallTimeoutMs" | "spoolDir" | "spoolReserveBytes">>;
+  tuning: Required<Pick<ImportTuning, "chunkBytes" | "copySegmentBytes" | "stallTimeoutMs" | "spoolDir" | "spoolReserveBytes">>;
   destination: Endpoint;
   started: number;
 }
@@ -60,6 +66,7 @@ export async function importImage(request: ImportRequest): Promise<ImportResult>
       policy: retryPolicy(tuning),
       tuning: {
         chunkBytes: tuning.chunkBytes ?? DEFAULT_CHUNK_BYTES,
+        copySegmentBytes: tuning.copySegmentBytes ?? DEFAULT_COPY_SEGMENT_BYTES,
         stallTimeoutMs: tuning.stallTimeoutMs ?? DEFAULT_STALL_MS,
         spoolDir: tuning.spoolDir ?? os.tmpdir(),
         spoolReserveBytes: tuning.spoolReserveBytes ?? DEFAULT_SPOOL_RESERVE,
@@ -117,7 +124,8 @@ export async function packAndPush(context: ImportContext, source: SourceBytes): 
   const { head, stream } = await peek(source.stream(), COMPRESSION_MAGIC_BYTES);
   if (head.length === 0) throw new ImportError("invalid", "the source is empty");
   const compression = detectCompression(head);
-  const stages = [checksums, meter, decoder(compression)].filter((s) => s !== null);
+  // No stage for what is not asked: every stage costs each piece a hop.
+  const stages = [context.checksums.length > 0 ? checksums : null, meter, decoder(compression)].filter((s) => s !== null);
   const decoded = chain(stream, stages);
   let disk: SizedDisk | undefined;
   try {

@@ -24,15 +24,25 @@ export class ProgressMeter extends Transform {
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    this.bytes += chunk.length;
-    const now = Date.now();
-    if (now - this.lastReport >= REPORT_INTERVAL_MS) this.report(now);
+    this.count(chunk.length);
     callback(null, chunk);
   }
 
   override _flush(callback: TransformCallback): void {
-    this.report(Date.now());
+    this.finish();
     callback();
+  }
+
+  /** Bytes that passed outside the stream (a blob copied without a stage of its own). */
+  count(bytes: number): void {
+    this.bytes += bytes;
+    const now = Date.now();
+    if (now - this.lastReport >= REPORT_INTERVAL_MS) this.report(now);
+  }
+
+  /** The last report, once every byte has passed. */
+  finish(): void {
+    this.report(Date.now());
   }
 
   averageSpeed(now = Date.now()): number {

@@ -14,9 +14,15 @@ export interface RegistryClientOptions {
   signal?: AbortSignal;
 }
 
+/**
+ * A request body: bytes, or a stream opened for each attempt (a 401 answered with a token sends
+ * the request again, and a stream cannot be read twice).
+ */
+export type RequestBody = Buffer | (() => Promise<Readable>);
+
 interface RequestOptions {
   headers?: Record<string, string>;
-  body?: Buffer;
+  body?: RequestBody;
   /** Token scope, `repository:<name>:<actions>` (space-separated for several). */
   scope: string;
   /** Statuses that are answers, not failures. */
@@ -51,7 +57,8 @@ export function pushScope(repository: string): string {
 /**
  * A Distribution-spec client for exactly what the importer does, over HTTP so that it works
  * against any registry (dvcr, the reference, a mirror). Bodies are Buffers (manifests, configs,
- * upload chunks): every request can be sent again after a 401 or a dropped connection.
+ * upload chunks) or streams opened again for each attempt: every request can be sent again after
+ * a 401 or a dropped connection.
  */
 export class RegistryClient {
   readonly base: string;
@@ -70,14 +77,21 @@ export class RegistryClient {
     const url = this.url(pathOrUrl);
     for (let attempt = 0; ; attempt++) {
       const authorization = this.auth.header(options.scope);
-      const res = await this.options.dispatcher.request({
-        origin: url.origin,
-        path: url.pathname + url.search,
-        method: method as Dispatcher.HttpMethod,
-        headers: { ...options.headers, ...(authorization ? { authorization } : {}) },
-        body: options.body,
-        signal: this.options.signal,
-      });
+      const body = typeof options.body === "function" ? await options.body() : options.body;
+      let res: Response;
+      try {
+        res = await this.options.dispatcher.request({
+          origin: url.origin,
+          path: url.pathname + url.search,
+          method: method as Dispatcher.HttpMethod,
+          headers: { ...options.headers, ...(authorization ? { authorization } : {}) },
+          body,
+          signal: this.options.signal,
+        });
+      } finally {
+        // A streamed body the request did not read to its end (it failed, or was answered early).
+        if (body && !Buffer.isBuffer(body) && !body.readableEnded) body.destroy();
+      }
       if (res.statusCode === 401 && attempt === 0) {
         await res.body.dump().catch(() => undefined);
         if (await this.auth.challenged(header(res, "www-authenticate"), options.scope, authorization)) continue;
@@ -139,11 +153,20 @@ export class RegistryClient {
   }
 
   /** PATCH one chunk at `start`; answers where the session continues. */
-  async uploadChunk(repository: string, location: string, chunk: Buffer, start: number): Promise<string> {
+  uploadChunk(repository: string, location: string, chunk: Buffer, start: number): Promise<string> {
+    return this.patch(repository, location, chunk, start, chunk.length);
+  }
+
+  /** PATCH `length` bytes at `start`, streamed from `open()` (called again when the request is resent). */
+  uploadStream(repository: string, location: string, open: () => Promise<Readable>, start: number, length: number): Promise<string> {
+    return this.patch(repository, location, open, start, length);
+  }
+
+  private async patch(repository: string, location: string, body: RequestBody, start: number, length: number): Promise<string> {
     const res = await this.request("PATCH", location, {
       scope: pushScope(repository),
-      headers: { "content-type": "application/octet-stream", "content-range": `${start}-${start + chunk.length - 1}`, "content-length": String(chunk.length) },
-      body: chunk,
+      headers: { "content-type": "application/octet-stream", "content-range": `${start}-${start + length - 1}`, "content-length": String(length) },
+      body,
       expect: [202],
     });
     await res.body.dump().catch(() => undefined);

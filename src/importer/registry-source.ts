@@ -2,14 +2,13 @@ import path from "node:path";
 import { Readable } from "node:stream";
 import { DEFAULT_DISK_LIMITS, decodingStages, isInspectionError, layerEncoding, probeLayer, walkTar, type DiskLimits, type LayerSource, type PlainDiskProbe } from "../disk/index.js";
 import { MANIFEST_MEDIA_TYPES, isIndexMediaType, type Descriptor } from "../oci/index.js";
-import { uploadBlob } from "./blob-upload.js";
-import { DigestTap } from "./disk-layer.js";
+import { copyBlob } from "./blob-upload.js";
 import { endpoint, parseImageReference } from "./endpoints.js";
 import { packAndPush, pushDiskImage, type ImportContext } from "./engine.js";
 import { ImportError } from "./errors.js";
 import { diskLabels } from "./image.js";
+import { ProgressMeter } from "./progress.js";
 import type { RegistryClient } from "./registry-client.js";
-import { chain } from "./stream-util.js";
 import type { ImportResult, ImportSource } from "./types.js";
 
 interface ImageManifest {
@@ -113,22 +112,19 @@ async function copyLayerAsIs(context: ImportContext, remote: RegistryClient, rep
   const destination = context.destination.client;
   const target = request.destination.repository;
   const probe = found.probe!;
-  const digest = new DigestTap();
-  if (!(await destination.blobExists(target, found.layer.digest))) {
-    const body = chain(await remote.getBlob(repository, found.layer.digest), [digest]);
-    await uploadBlob(destination, target, body, {
-      chunkBytes: context.tuning.chunkBytes,
+  const { digest, size } = found.layer;
+  const meter = new ProgressMeter(size, request.onProgress);
+  if (!(await destination.blobExists(target, digest))) {
+    await copyBlob(destination, target, { digest, size, read: (start, end) => remote.getBlob(repository, digest, [start, end]) }, {
+      segmentBytes: context.tuning.copySegmentBytes,
       policy: context.policy,
       signal: request.signal,
-      digest: () => found.layer.digest,
-      beforeCommit: () => {
-        const actual = digest.digest();
-        if (actual !== found.layer.digest) throw new ImportError("corrupt", `layer ${found.layer.digest} arrived with digest ${actual}`);
-      },
+      onBytes: (n) => meter.count(n),
     });
   }
-  const pushed = await pushDiskImage(context, { digest: found.layer.digest, size: found.layer.size }, diskLabels(probe.size, probe));
-  return resultOf(probe, pushed, digest.bytes, context.started);
+  meter.finish();
+  const pushed = await pushDiskImage(context, { digest, size }, diskLabels(probe.size, probe));
+  return resultOf(probe, pushed, meter.bytes, context.started);
 }
 
 /** Stream the layer, take `disk/<file>` out of it and import that like any other source. */
@@ -160,18 +156,23 @@ export async function mountFromRepository(context: ImportContext, from: string, 
   const client = context.destination.client;
   const target = context.request.destination;
   const manifest = await imageManifest(client, from, reference);
-  const copied = new DigestTap();
+  let copied = 0;
   for (const blob of [manifest.config, ...manifest.layers]) {
     if (await client.mountBlob(target.repository, blob.digest, from)) continue;
     // A registry that cannot mount: copy the blob (the registry verifies its digest on commit).
-    const body = chain(await client.getBlob(from, blob.digest), [copied]);
-    await uploadBlob(client, target.repository, body, { chunkBytes: context.tuning.chunkBytes, policy: context.policy, signal: context.request.signal, digest: () => blob.digest, beforeCommit: () => undefined });
+    const read = (start: number, end: number) => client.getBlob(from, blob.digest, [start, end]);
+    await copyBlob(client, target.repository, { digest: blob.digest, size: blob.size, read }, {
+      segmentBytes: context.tuning.copySegmentBytes,
+      policy: context.policy,
+      signal: context.request.signal,
+      onBytes: (n) => (copied += n),
+    });
   }
   const found = await findDiskLayer(client, from, manifest, context.request.signal);
   const manifestDigest = (await client.putManifest(target.repository, target.tag, manifest.bytes, manifest.mediaType)) ?? "";
   const storedBytes = manifest.config.size + manifest.layers.reduce((sum, l) => sum + l.size, 0);
   const probe = found.probe ?? (await probeFromLabels(client, from, manifest));
-  return { ...resultOf(probe, { manifestDigest, storedBytes, durationMs: Date.now() - context.started }, copied.bytes, context.started), sourceCompression: found.probe ? "none" : undefined };
+  return { ...resultOf(probe, { manifestDigest, storedBytes, durationMs: Date.now() - context.started }, copied, context.started), sourceCompression: found.probe ? "none" : undefined };
 }
 
 /** A disk file kept compressed in its layer (DVCR's own importer): the labels describe it. */

@@ -6,7 +6,7 @@ import { pipeline, Readable, type Duplex, type Transform } from "node:stream";
  * still yields every byte, those first ones included.
  */
 export async function peek(stream: Readable, n: number): Promise<{ head: Buffer; stream: Readable }> {
-  const iterator = stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  const iterator = pieces(stream);
   const seen: Buffer[] = [];
   let length = 0;
   let done = false;
@@ -37,6 +37,68 @@ export async function peek(stream: Readable, n: number): Promise<{ head: Buffer;
   });
   return { head: Buffer.concat(seen).subarray(0, n), stream: replayed };
 }
+
+/**
+ * Each piece of a byte stream as it was pushed, in order. Iterating a Readable itself reads all
+ * that is buffered at once, which copies the waiting pieces into one new buffer whenever more
+ * than one waits (a copy of most of a disk, measured: memmove was the importer's second cost after
+ * sha256). Ends as that iteration does: the stream's error, a close before the end
+ * (premature), and a reader that leaves early destroys the stream.
+ */
+export async function* pieces(stream: Readable): AsyncGenerator<Buffer> {
+  const queue: Buffer[] = [];
+  let ended = false;
+  let failure: { error: unknown } | undefined;
+  let wake: (() => void) | undefined;
+  const notify = () => {
+    const resume = wake;
+    wake = undefined;
+    resume?.();
+  };
+  const onData = (piece: Buffer) => {
+    queue.push(piece);
+    if (queue.length >= PIECES_AHEAD) stream.pause();
+    notify();
+  };
+  const onEnd = () => {
+    ended = true;
+    notify();
+  };
+  const onError = (error: unknown) => {
+    failure ??= { error };
+    notify();
+  };
+  const onClose = () => {
+    if (!ended) failure ??= { error: Object.assign(new Error("Premature close"), { code: "ERR_STREAM_PREMATURE_CLOSE" }) };
+    notify();
+  };
+  stream.on("data", onData);
+  stream.once("end", onEnd);
+  stream.on("error", onError);
+  stream.once("close", onClose);
+  try {
+    for (;;) {
+      const piece = queue.shift();
+      if (piece !== undefined) {
+        if (queue.length === 0 && stream.isPaused()) stream.resume();
+        yield piece;
+        continue;
+      }
+      if (failure) throw failure.error;
+      if (ended) return;
+      await new Promise<void>((resolve) => (wake = resolve));
+    }
+  } finally {
+    stream.off("data", onData);
+    stream.off("end", onEnd);
+    stream.off("close", onClose);
+    // Errors after the reader left have no one to tell; the listener stays so none is unhandled.
+    if (!ended && !stream.destroyed) stream.destroy();
+  }
+}
+
+/** Pieces read ahead of the reader before the stream is paused. */
+const PIECES_AHEAD = 4;
 
 /** Chain stages; the returned stream is the last one and fails with the first error of any. */
 export function chain(source: Readable, stages: (Transform | Duplex)[]): Readable {

@@ -80,8 +80,10 @@ export interface ImportTuning {
   retryMaxDelayMs?: number;
   /** ... for this many tries in a row without progress [20]. */
   maxTries?: number;
-  /** Upload chunk size: each chunk is held until the registry acknowledges it [16 MiB]. */
+  /** Upload chunk size: each chunk is held until the registry acknowledges it [8 MiB]. */
   chunkBytes?: number;
+  /** PATCH size of a blob copied from another registry, streamed from ranged reads, not held [256 MiB]. */
+  copySegmentBytes?: number;
   /** Where a decompressed disk is spooled when nothing tells its size first [os.tmpdir()]. */
   spoolDir?: string;
   /** Free bytes the spool never uses on its volume [64 MiB]. */

@@ -1,16 +1,16 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { closeSync, openSync, readSync, writeFileSync, writeSync } from "node:fs";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { importImage, ImportError } from "../../src/importer/index.js";
+import { importImage, ImportError, type ImportProgress } from "../../src/importer/index.js";
 import { MediaType } from "../../src/oci/index.js";
 import { createAuthFixture, basic } from "../helpers/auth.js";
 import { AuthClient } from "../helpers/auth.js";
 import { sha256 } from "../helpers/client.js";
-import { startCuttingProxy } from "../helpers/cutting-proxy.js";
+import { assertResentFromSession, startCuttingProxy } from "../helpers/cutting-proxy.js";
 import { tarLayer } from "../helpers/disk-images.js";
-import { expectedLabels, FAST, publishDisk, pullImage, type PublishedDisk } from "../helpers/importer.js";
+import { expectedLabels, FAST, manifestStatus, publishDisk, pullImage, uploadSessions, type PublishedDisk } from "../helpers/importer.js";
 import { startReferenceRegistry, type ReferenceRegistry } from "../helpers/reference-registry.js";
 import { startTestServer, tempDir, type TestServer } from "../helpers/server.js";
 
@@ -71,6 +71,63 @@ describe("importer: registry sources (the reference registry 2.8 with htpasswd a
     assert.equal(pulled.layer.digest, sourceLayer, "the layer blob was copied as it is");
     assert.equal(pulled.manifest.manifest.config.size + pulled.layer.size, result.storedBytes);
     assert.equal(result.manifestDigest, pulled.manifest.digest);
+  });
+
+  test("a copy cut mid-segment reads the rest again from where the session stands; progress counts each byte once", async () => {
+    await importImage({
+      source: { type: "file", path: disk.file },
+      destination: { registry: reference.url, repository: "src/shaped-cut", tag: "latest", credentials: ALICE },
+      tuning: FAST,
+    });
+    let patches = 0;
+    const proxy = await startCuttingProxy(dvcr.url, (req) => req.method === "PATCH" && ++patches === 2);
+    const reports: ImportProgress[] = [];
+    try {
+      await importImage({
+        source: { type: "registry", image: `docker://${reference.host}/src/shaped-cut:latest`, credentials: ALICE },
+        destination: { registry: proxy.url, repository: "cvi/copy-cut", tag: "latest" },
+        tuning: { ...FAST, copySegmentBytes: 2 * MiB },
+        onProgress: (p) => reports.push(p),
+      });
+      const sent = proxy.requests.filter((r) => r.method === "PATCH");
+      assert.equal(sent[0]!.contentRange, `0-${2 * MiB - 1}`, "segments of copySegmentBytes");
+      assertResentFromSession(proxy);
+    } finally {
+      await proxy.close();
+    }
+    const pulled = await pullImage(dvcr.url, "cvi/copy-cut");
+    assert.equal(pulled.disk.digest, disk.disk.digest);
+    const last = reports.at(-1)!;
+    assert.equal(last.bytes, pulled.layer.size, "the re-read bytes are not counted twice");
+    assert.equal(last.percent, 100);
+  });
+
+  test("a source blob that does not match its digest fails as corrupt; nothing is tagged", async () => {
+    const pushed = await importImage({
+      source: { type: "file", path: disk.file },
+      destination: { registry: reference.url, repository: "src/damaged", tag: "latest", credentials: ALICE },
+      tuning: FAST,
+    });
+    const manifest = await new AuthClient(reference.url, basic(ALICE.username, ALICE.password)).fetch(`/v2/src/damaged/manifests/${pushed.manifestDigest}`, { headers: { Accept: MediaType.DockerManifest } });
+    const layer = ((await manifest.json()) as { layers: { digest: string; size: number }[] }).layers[0]!;
+    const hex = layer.digest.slice("sha256:".length);
+    const file = path.join(reference.dataDir, "docker/registry/v2/blobs/sha256", hex.slice(0, 2), hex, "data");
+    // One byte of the disk's data flipped in the reference's own file: it serves what it holds.
+    const fd = openSync(file, "r+");
+    const at = Math.floor(layer.size / 2);
+    const byte = Buffer.alloc(1);
+    readSync(fd, byte, 0, 1, at);
+    writeSync(fd, Buffer.from([byte[0]! ^ 0xff]), 0, 1, at);
+    closeSync(fd);
+    const failed = await importImage({
+      source: { type: "registry", image: `docker://${reference.host}/src/damaged:latest`, credentials: ALICE },
+      destination: { registry: dvcr.url, repository: "cvi/damaged", tag: "latest" },
+      tuning: FAST,
+    }).catch((e: unknown) => e as ImportError);
+    assert.ok(failed instanceof ImportError && failed.kind === "corrupt", String(failed));
+    assert.match(failed.message, /did not arrive intact/);
+    assert.equal(await manifestStatus(dvcr.url, "cvi/damaged"), 404);
+    assert.equal(await uploadSessions(dvcr.url), 0, "the upload session was cancelled");
   });
 
   test("a podman-style image (gzip layers, disk below a later layer) is repacked; a docker config JSON supplies the credentials", async () => {

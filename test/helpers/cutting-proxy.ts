@@ -1,3 +1,4 @@
+import assert from "node:assert/strict";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 
@@ -60,4 +61,15 @@ export async function startCuttingProxy(target: string, shouldCut: (req: Proxied
         server.close(() => resolve());
       }),
   };
+}
+
+/** After the cut PATCH: the session asked where it stands (GET, 204), then the cut bytes sent again from there. */
+export function assertResentFromSession(proxy: CuttingProxy): void {
+  const cutAt = proxy.requests.findIndex((r) => r.cut);
+  assert.ok(cutAt > 0, "a PATCH was cut");
+  const after = proxy.requests.slice(cutAt + 1);
+  assert.equal(after[0]!.method, "GET", "the importer asked the session where it stands");
+  assert.equal(after[0]!.status, 204);
+  assert.equal(after[1]!.method, "PATCH");
+  assert.equal(after[1]!.contentRange, proxy.requests[cutAt]!.contentRange, "the cut bytes were sent again from where the session stood");
 }

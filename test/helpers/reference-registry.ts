@@ -8,6 +8,8 @@ import { tempDir } from "./server.js";
 export interface ReferenceRegistry {
   url: string;
   host: string;
+  /** Its storage root (`docker/registry/v2/blobs/sha256/<ab>/<hex>/data` holds a blob). */
+  dataDir: string;
   stop(): Promise<void>;
 }
 
@@ -45,7 +47,7 @@ export async function startReferenceRegistry(users?: Record<string, string>): Pr
   while (Date.now() < deadline) {
     if (stopped !== undefined) throw new Error(`docker-registry stopped before serving: ${stopped}`);
     const status = await fetch(`${url}/v2/`).then((r) => r.status, () => 0);
-    if (status === 200 || status === 401) return { url, host: `127.0.0.1:${port}`, stop };
+    if (status === 200 || status === 401) return { url, host: `127.0.0.1:${port}`, dataDir: path.join(dir, "data"), stop };
     await new Promise((r) => setTimeout(r, 100));
   }
   await stop();
