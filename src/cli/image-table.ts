@@ -1,3 +1,4 @@
+import { binaryScale } from "../config/units.js";
 import type { ImageEntry } from "../index/index.js";
 
 const UNITS = ["bytes", "KiB", "MiB", "GiB", "TiB", "PiB"];
@@ -5,13 +6,8 @@ const UNITS = ["bytes", "KiB", "MiB", "GiB", "TiB", "PiB"];
 /** 10737418240 → "10.0 GiB (10737418240 bytes)": readable, and exact for scripts that grep. */
 export function formatBytes(bytes: number | null): string {
   if (bytes === null) return "-";
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < UNITS.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return unit === 0 ? `${bytes} bytes` : `${value.toFixed(1)} ${UNITS[unit]} (${bytes} bytes)`;
+  const { value, power } = binaryScale(bytes, UNITS.length - 1);
+  return power === 0 ? `${bytes} bytes` : `${value.toFixed(1)} ${UNITS[power]} (${bytes} bytes)`;
 }
 
 function pairs(values: Record<string, unknown> | null): string {

@@ -1,4 +1,5 @@
 import cliProgress from "cli-progress";
+import { binaryScale } from "../config/units.js";
 import type { ImportProgress, ImportResult } from "../importer/index.js";
 
 export type ProgressMode = "auto" | "json" | "none" | "bar";
@@ -11,13 +12,8 @@ export interface ProgressDisplay {
 
 export function formatBytes(n: number): string {
   const units = ["B", "KiB", "MiB", "GiB", "TiB"];
-  let value = n;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${value.toFixed(unit === 0 ? 0 : 1)} ${units[unit]}`;
+  const { value, power } = binaryScale(n, units.length - 1);
+  return `${value.toFixed(power === 0 ? 0 : 1)} ${units[power]}`;
 }
 
 /** `--progress json`: one JSON object a line on stdout, the result last. */

@@ -53,14 +53,23 @@ export function parseByteSize(value: string | number): number {
   return Math.round(Number(m[1]) * unit);
 }
 
+/**
+ * `bytes` in the largest power of 1024 that keeps it at 1 or more, up to the `powers`-th (1: KiB,
+ * 2: MiB, …). Each caller words the result its own way (messages, the CRD's quantities, tables).
+ */
+export function binaryScale(bytes: number, powers: number): { value: number; power: number } {
+  let value = bytes;
+  let power = 0;
+  while (Math.abs(value) >= 1024 && power < powers) {
+    value /= 1024;
+    power++;
+  }
+  return { value, power };
+}
+
 /** "1.5 GiB": sizes in messages people read (error bodies, logs). */
 export function formatBytes(bytes: number): string {
   const units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
-  let value = bytes;
-  let i = 0;
-  while (Math.abs(value) >= 1024 && i < units.length - 1) {
-    value /= 1024;
-    i++;
-  }
-  return i === 0 ? `${bytes} B` : `${value.toFixed(value < 10 ? 2 : 1)} ${units[i]}`;
+  const { value, power } = binaryScale(bytes, units.length - 1);
+  return power === 0 ? `${bytes} B` : `${value.toFixed(value < 10 ? 2 : 1)} ${units[power]}`;
 }

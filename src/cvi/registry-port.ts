@@ -2,7 +2,7 @@ import { promises as fs } from "node:fs";
 import type { OpenRegistry } from "../assembly/open-registry.js";
 import { secretText } from "../config/watched-file.js";
 import type { ImportDestination } from "../importer/index.js";
-import { parseDigest, parseReference } from "../oci/index.js";
+import { isExternalBlob, parseDigest, parseManifest, parseReference, type Descriptor } from "../oci/index.js";
 import type { CviRegistryPort } from "./ports.js";
 
 /**
@@ -28,17 +28,17 @@ export function registryPort(registry: OpenRegistry, baseUrl: () => string): Cvi
       await registry.meta.repositories.delete(repository);
     },
     async imageIntact(repository, tag) {
-      let content: Buffer;
+      let blobs: Descriptor[];
       try {
-        content = (await registry.manifests.get(repository, parseReference(tag))).content;
+        const record = await registry.manifests.get(repository, parseReference(tag));
+        blobs = parseManifest(record.content, record.mediaType).blobs;
       } catch {
         return false;
       }
-      const manifest = JSON.parse(content.toString("utf8")) as { config?: { digest: string }; layers?: { digest: string }[] };
-      const digests = [manifest.config?.digest, ...(manifest.layers ?? []).map((l) => l.digest)].filter((d): d is string => typeof d === "string");
-      for (const d of digests) {
+      for (const d of blobs) {
+        if (isExternalBlob(d)) continue;
         try {
-          const digest = parseDigest(d);
+          const digest = parseDigest(d.digest);
           await registry.blobs.stat(repository, digest);
           // Metadata says linked; the bytes must be there too (scrub quarantines a corrupt blob).
           if ((await registry.storage.stat(digest)) === null) return false;

@@ -1,3 +1,4 @@
+import { binaryScale } from "../config/units.js";
 import type { Condition, CviPhase, CviStatus } from "./types.js";
 
 /** Ready-condition reasons (DVCR's). */
@@ -24,14 +25,9 @@ const UNITS = ["", "Ki", "Mi", "Gi", "Ti", "Pi"];
 
 /** Bytes for people, as the CRD's size fields show them ("199Mi", "1.5Gi"). */
 export function humanBytes(bytes: number): string {
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < UNITS.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  const text = unit === 0 || value >= 100 ? Math.round(value).toString() : value.toFixed(1).replace(/\.0$/, "");
-  return `${text}${UNITS[unit]}`;
+  const { value, power } = binaryScale(bytes, UNITS.length - 1);
+  const text = power === 0 || value >= 100 ? Math.round(value).toString() : value.toFixed(1).replace(/\.0$/, "");
+  return `${text}${UNITS[power]}`;
 }
 
 export function speedOf(avg: number, current: number): NonNullable<CviStatus["downloadSpeed"]> {

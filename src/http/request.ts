@@ -87,7 +87,7 @@ export function hasBody(ctx: Context): boolean {
  * The spec's chunk header `Content-Range: <start>-<end>` (inclusive); we also accept the
  * RFC 9110 form `bytes <start>-<end>/<total|*>` that some clients send.
  */
-export function contentRange(ctx: Context): { start: number; length: number } | undefined {
+export function contentRange(ctx: Context): { start: number; length: number; total?: number } | undefined {
   const raw = ctx.get("Content-Range");
   if (raw === "") return undefined;
   const m = /^(?:bytes[ =])?(\d+)-(\d+)(?:\/(\d+|\*))?$/.exec(raw.trim());
@@ -101,7 +101,7 @@ export function contentRange(ctx: Context): { start: number; length: number } | 
   if (m[3] !== undefined && m[3] !== "*" && Number(m[3]) <= end) {
     throw new RegistryError("BLOB_UPLOAD_INVALID", "Content-Range ends beyond its own total size", { detail });
   }
-  return { start, length: end - start + 1 };
+  return { start, length: end - start + 1, ...(m[3] !== undefined && m[3] !== "*" ? { total: Number(m[3]) } : {}) };
 }
 
 /** Read a small body (manifests) fully, refusing more than `limit` bytes with 413. */

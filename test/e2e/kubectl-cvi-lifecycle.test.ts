@@ -112,6 +112,11 @@ describe("ClusterVirtualImage lifecycle with the real kubectl", () => {
     assert.match(readyCondition(waiting).message, /resume it with curl -C \d+ -T/);
     const probe = (await (await fetch(url)).json()) as { offset: number };
     assert.ok(probe.offset > 0 && probe.offset < total);
+    // A malformed Content-Range is refused, not taken for a fresh upload from byte 0.
+    const malformed = await fetch(url, { method: "PUT", headers: { "Content-Range": "bytes x-y/z" }, body: Buffer.alloc(16) });
+    assert.equal(malformed.status, 400);
+    assert.match(((await malformed.json()) as { message: string }).message, /Content-Range/);
+    assert.equal(((await (await fetch(url)).json()) as { offset: number }).offset, probe.offset, "the staged bytes are untouched");
     const resumed = await curl(["-C", String(probe.offset), "-T", file, url, "--fail-with-body", "-s"]);
     assert.equal(resumed.code, 0, resumed.stdout);
     const o = await untilPhase(k, "resumed", "Ready");

@@ -3,7 +3,7 @@ import type { Logger } from "pino";
 import { isImportError } from "../../importer/index.js";
 import { failureMessage } from "../../cvi/controller.js";
 import { UPLOAD_TOKEN, UploadRefusal, type UploadSessions } from "../../cvi/uploads.js";
-import { contentLength } from "../request.js";
+import { contentLength, contentRange } from "../request.js";
 import type { RouteDescriptor } from "../route-table.js";
 
 /** HTTP status of an import failure of an upload body. */
@@ -13,15 +13,6 @@ function statusOfFailure(err: unknown): number {
   if (err.kind === "cancelled") return 410;
   if (err.kind === "transient") return 503;
   return 400;
-}
-
-/** `Content-Range: bytes <start>-<end>/<total|*>` of a resumed upload (curl -C <offset> -T). */
-function resumeRange(ctx: Context): { start: number; total?: number } | undefined {
-  const raw = ctx.get("Content-Range");
-  if (!raw) return undefined;
-  const m = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(raw.trim());
-  if (!m) return undefined;
-  return { start: Number(m[1]), total: m[3] === "*" ? undefined : Number(m[3]) };
 }
 
 /**
@@ -55,10 +46,11 @@ export function cviUploadRoutes(uploads: UploadSessions, logger: Logger): RouteD
   const receive = async (ctx: Context): Promise<void> => {
     const token = sessionToken(ctx);
     if (!token) return;
-    const range = resumeRange(ctx);
+    // A resume (curl -C <offset> -T) says where it starts; a malformed range is refused, never taken for a fresh upload.
+    const range = contentRange(ctx);
     const length = contentLength(ctx);
     const start = range?.start ?? 0;
-    const total = range?.total ?? (length !== undefined ? start + length : undefined);
+    const total = range?.total ?? (range ? start + range.length : length !== undefined ? start + length : undefined);
     try {
       const result = await uploads.receive(token, { body: ctx.req, start, totalBytes: total, fileName: "disk.img" });
       answer(ctx, 200, { message: "upload complete: the image is being made Ready", digest: result.manifestDigest, format: result.sourceImageFormat, bytes: result.sourceImageSize });
@@ -73,5 +65,15 @@ export function cviUploadRoutes(uploads: UploadSessions, logger: Logger): RouteD
   };
 
   // A refused or failed body is not read to its end: the app closes the connection after the answer.
-  return [{ name: "cvi_upload", path: "/upload/:token", access: "public", streamsBlob: true, handlers: { GET: probe, PUT: receive, POST: receive } }];
+  return [
+    {
+      name: "cvi_upload",
+      path: "/upload/:token",
+      access: "public",
+      streamsBlob: true,
+      // Refusals before the body (a malformed Content-Range, a 405) in the same `{"message"}` shape as the route's answers.
+      errorBody: (error) => ({ message: error.message }),
+      handlers: { GET: probe, PUT: receive, POST: receive },
+    },
+  ];
 }
